@@ -1,0 +1,50 @@
+# ttlkv — the two commands are `make demo` and `make test` (README.md).
+# Each language's targets live in mk/<language>.mk; this file ties them together.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+export LIBLMDB_NO_PKG_CONFIG := 1
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+TARGET := $(ROOT)/target
+# The release build is what the C, Python and Elixir layers link against.
+LIB_DIR := $(TARGET)/release
+LIB_SO := $(LIB_DIR)/libttlkv.so
+LIB_A := $(LIB_DIR)/libttlkv.a
+
+.PHONY: all build test demo bench lint fmt clean test-rust demo-rust bench-rust
+
+all: build
+
+build:
+	$(CARGO) build --release --lib
+
+include $(wildcard $(ROOT)/mk/*.mk)
+
+# Every suite; a suite that cannot run fails the target, it is never skipped.
+test: lint test-rust $(TEST_SUITES)
+	@echo "make test: every suite passed (rust $(TEST_SUITES))"
+
+demo: demo-rust $(DEMOS)
+
+bench: bench-rust $(BENCHES)
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+test-rust: build
+	$(CARGO) test --release -- --test-threads=2
+
+demo-rust:
+	$(CARGO) run --release --example demo
+
+bench-rust:
+	$(CARGO) bench --bench core
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,566 @@
+/*
+ * ttlkv_nif.c: the Elixir NIF, a thin shim over the ttlkv C ABI (include/ttlkv.h).
+ *
+ * Rules this file keeps (see bindings/elixir/README.md):
+ *  - a store is a NIF resource; its destructor calls ttlkv_free, which never blocks for long;
+ *  - every call that opens an LMDB transaction runs on a dirty I/O scheduler, except the
+ *    measured read path `get_normal` (README, "Scheduler decision");
+ *  - binaries go in without a copy (enif_inspect_binary; iolists are flattened once);
+ *    values come out through ttlkv_get_into, straight into a BEAM binary;
+ *  - atoms are made once, in load;
+ *  - runtime failures are {error, closed} or {error, {StatusAtom, DetailBinary}};
+ *    wrong argument types raise badarg (ArgumentError in Elixir).
+ */
+#include <erl_nif.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ttlkv.h"
+
+/* The ABI this shim was written for; the header and the linked library must both agree. */
+#define TTLKV_NIF_EXPECTED_ABI 1
+
+#if TTLKV_ABI_VERSION != TTLKV_NIF_EXPECTED_ABI
+#error "ttlkv.h declares an ABI version this NIF was not written for"
+#endif
+
+/* Load failures: the code shows up in {load_failed, "... (Code)"}; TTLKV.NIF decodes it. */
+#define LOAD_ERR_ABI_BASE 0x10000 /* + the library's ttlkv_abi_version() */
+#define LOAD_ERR_RESOURCE 2
+#define LOAD_ERR_LOAD_INFO 3
+
+/* Values up to this size are read into a stack buffer, then into a (possibly heap) binary. */
+#define SMALL_VALUE 4096
+
+typedef struct {
+    ttlkv_store *store;
+} nif_store;
+
+static ErlNifResourceType *STORE_TYPE = NULL;
+/* Live store resources in this VM: lets tests prove a handle is released. */
+static volatile long LIVE_STORES = 0;
+
+static ERL_NIF_TERM ATOM_OK;
+static ERL_NIF_TERM ATOM_ERROR;
+static ERL_NIF_TERM ATOM_NOT_FOUND;
+static ERL_NIF_TERM ATOM_CLOSED;
+static ERL_NIF_TERM ATOM_INFINITY;
+static ERL_NIF_TERM ATOM_NIL;
+static ERL_NIF_TERM ATOM_UNKNOWN_STATUS;
+
+struct status_atom {
+    uint32_t code;
+    const char *name;
+    ERL_NIF_TERM atom;
+};
+
+/* Every status of ABI 1, named as the header names them (lower case, no prefix). */
+static struct status_atom STATUS_ATOMS[] = {
+    {TTLKV_OK, "ok", 0},
+    {TTLKV_NOT_FOUND, "not_found", 0},
+    {TTLKV_INVALID_ARGUMENT, "invalid_argument", 0},
+    {TTLKV_NAMESPACE_INVALID, "namespace_invalid", 0},
+    {TTLKV_KEY_TOO_LONG, "key_too_long", 0},
+    {TTLKV_VALUE_TOO_LARGE, "value_too_large", 0},
+    {TTLKV_TTL_INVALID, "ttl_invalid", 0},
+    {TTLKV_CLOSED, "closed", 0},
+    {TTLKV_BATCH_TOO_LARGE, "batch_too_large", 0},
+    {TTLKV_BUFFER_TOO_SMALL, "buffer_too_small", 0},
+    {TTLKV_PATH_INVALID, "path_invalid", 0},
+    {TTLKV_IO, "io", 0},
+    {TTLKV_FULL, "full", 0},
+    {TTLKV_CORRUPTED, "corrupted", 0},
+    {TTLKV_INCOMPATIBLE, "incompatible", 0},
+    {TTLKV_NO_SPACE, "no_space", 0},
+    {TTLKV_PERMISSION, "permission", 0},
+    {TTLKV_READERS_FULL, "readers_full", 0},
+    {TTLKV_STORAGE, "storage", 0},
+    {TTLKV_PANIC, "panic", 0},
+};
+#define N_STATUS (sizeof(STATUS_ATOMS) / sizeof(STATUS_ATOMS[0]))
+
+static ERL_NIF_TERM
+make_detail(ErlNifEnv *env, const char *text)
+{
+    ERL_NIF_TERM bin;
+    size_t len = text ? strlen(text) : 0;
+    unsigned char *p = enif_make_new_binary(env, len, &bin);
+    if (len > 0) {
+        memcpy(p, text, len);
+    }
+    return bin;
+}
+
+/* {error, closed} | {error, {Status, Detail}}. Call on the thread that made the failing call:
+ * ttlkv_last_error() is thread-local. */
+static ERL_NIF_TERM
+make_error(ErlNifEnv *env, ttlkv_status st)
+{
+    if (st == TTLKV_CLOSED) {
+        return enif_make_tuple2(env, ATOM_ERROR, ATOM_CLOSED);
+    }
+    const char *detail = ttlkv_last_error();
+    for (size_t i = 0; i < N_STATUS; i++) {
+        if (STATUS_ATOMS[i].code == (uint32_t)st) {
+            return enif_make_tuple2(
+                env, ATOM_ERROR,
+                enif_make_tuple2(env, STATUS_ATOMS[i].atom, make_detail(env, detail)));
+        }
+    }
+    /* A status newer than this shim: keep the number so nothing is lost. */
+    return enif_make_tuple2(
+        env, ATOM_ERROR,
+        enif_make_tuple2(env, enif_make_tuple2(env, ATOM_UNKNOWN_STATUS, enif_make_uint(env, st)),
+                         make_detail(env, detail)));
+}
+
+static void
+store_dtor(ErlNifEnv *env, void *obj)
+{
+    (void)env;
+    nif_store *s = (nif_store *)obj;
+    /* ttlkv_free never blocks for long (ABI contract), so a normal scheduler may run it. */
+    ttlkv_free(s->store);
+    s->store = NULL;
+    __atomic_sub_fetch(&LIVE_STORES, 1, __ATOMIC_SEQ_CST);
+}
+
+static int
+get_store(ErlNifEnv *env, ERL_NIF_TERM term, nif_store **out)
+{
+    return enif_get_resource(env, term, STORE_TYPE, (void **)out);
+}
+
+/* A binary, or an iolist flattened once into a temporary binary owned by env. */
+static int
+get_bytes(ErlNifEnv *env, ERL_NIF_TERM term, ErlNifBinary *bin)
+{
+    if (enif_inspect_binary(env, term, bin)) {
+        return 1;
+    }
+    return enif_inspect_iolist_as_binary(env, term, bin);
+}
+
+/* A non-negative integer in milliseconds, or the atom infinity (never expires). */
+static int
+get_ttl(ErlNifEnv *env, ERL_NIF_TERM term, uint64_t *ttl)
+{
+    ErlNifUInt64 v;
+    if (enif_is_identical(term, ATOM_INFINITY)) {
+        *ttl = TTLKV_TTL_NEVER;
+        return 1;
+    }
+    if (!enif_get_uint64(env, term, &v)) {
+        return 0;
+    }
+    *ttl = (uint64_t)v;
+    return 1;
+}
+
+/* An optional unsigned option: nil means "library default". */
+static int
+get_opt_u64(ErlNifEnv *env, ERL_NIF_TERM term, int *present, uint64_t *v)
+{
+    ErlNifUInt64 u;
+    if (enif_is_identical(term, ATOM_NIL)) {
+        *present = 0;
+        return 1;
+    }
+    if (!enif_get_uint64(env, term, &u)) {
+        return 0;
+    }
+    *present = 1;
+    *v = (uint64_t)u;
+    return 1;
+}
+
+static ERL_NIF_TERM
+make_binary_copy(ErlNifEnv *env, const uint8_t *data, size_t len)
+{
+    ERL_NIF_TERM term;
+    unsigned char *p = enif_make_new_binary(env, len, &term);
+    if (len > 0) {
+        memcpy(p, data, len);
+    }
+    return term;
+}
+
+/* --- functions that do not touch LMDB: normal schedulers ------------------------------ */
+
+static ERL_NIF_TERM
+nif_abi_version(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    (void)argv;
+    return enif_make_uint(env, ttlkv_abi_version());
+}
+
+static ERL_NIF_TERM
+nif_version(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    (void)argv;
+    return make_detail(env, ttlkv_version());
+}
+
+static ERL_NIF_TERM
+nif_status_str(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    unsigned int code;
+    (void)argc;
+    if (!enif_get_uint(env, argv[0], &code)) {
+        return enif_make_badarg(env);
+    }
+    return make_detail(env, ttlkv_status_str(code));
+}
+
+static ERL_NIF_TERM
+nif_live_stores(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    (void)argv;
+    return enif_make_long(env, __atomic_load_n(&LIVE_STORES, __ATOMIC_SEQ_CST));
+}
+
+/* --- functions that open transactions or do I/O: dirty I/O schedulers ----------------- */
+
+/* open(Path :: binary, {Durability, SyncIntervalMs, MapSize, MaxMapSize, MaxReaders}) */
+static ERL_NIF_TERM
+nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ErlNifBinary path;
+    const ERL_NIF_TERM *opt;
+    int arity;
+    int present[5];
+    uint64_t val[5];
+    char *cpath;
+    ttlkv_options *o;
+    ttlkv_store *store = NULL;
+    ttlkv_status st = TTLKV_OK;
+    (void)argc;
+
+    if (!get_bytes(env, argv[0], &path) || memchr(path.data, 0, path.size) != NULL) {
+        return enif_make_badarg(env);
+    }
+    if (!enif_get_tuple(env, argv[1], &arity, &opt) || arity != 5) {
+        return enif_make_badarg(env);
+    }
+    for (int i = 0; i < 5; i++) {
+        if (!get_opt_u64(env, opt[i], &present[i], &val[i])) {
+            return enif_make_badarg(env);
+        }
+    }
+    if (present[4] && val[4] > UINT32_MAX) {
+        return enif_make_badarg(env);
+    }
+
+    cpath = enif_alloc(path.size + 1);
+    if (cpath == NULL) {
+        return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+    }
+    memcpy(cpath, path.data, path.size);
+    cpath[path.size] = '\0';
+
+    o = ttlkv_options_new();
+    if (o == NULL) {
+        enif_free(cpath);
+        return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+    }
+    if (present[0] && st == TTLKV_OK) {
+        st = ttlkv_options_set_durability(o, (uint32_t)val[0]);
+    }
+    if (present[1] && st == TTLKV_OK) {
+        st = ttlkv_options_set_sync_interval_ms(o, val[1]);
+    }
+    if (present[2] && st == TTLKV_OK) {
+        st = ttlkv_options_set_map_size(o, val[2]);
+    }
+    if (present[3] && st == TTLKV_OK) {
+        st = ttlkv_options_set_max_map_size(o, val[3]);
+    }
+    if (present[4] && st == TTLKV_OK) {
+        st = ttlkv_options_set_max_readers(o, (uint32_t)val[4]);
+    }
+    if (st == TTLKV_OK) {
+        st = ttlkv_open(cpath, o, &store);
+    }
+    ttlkv_options_free(o);
+    enif_free(cpath);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+
+    nif_store *res = enif_alloc_resource(STORE_TYPE, sizeof(nif_store));
+    if (res == NULL) {
+        ttlkv_free(store);
+        return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+    }
+    res->store = store;
+    __atomic_add_fetch(&LIVE_STORES, 1, __ATOMIC_SEQ_CST);
+    ERL_NIF_TERM term = enif_make_resource(env, res);
+    enif_release_resource(res); /* the term now owns it */
+    return enif_make_tuple2(env, ATOM_OK, term);
+}
+
+static ERL_NIF_TERM
+nif_close(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    (void)argc;
+    if (!get_store(env, argv[0], &s)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_close(s->store);
+    if (st != TTLKV_OK && st != TTLKV_CLOSED) {
+        return make_error(env, st);
+    }
+    return ATOM_OK;
+}
+
+/* put(Store, Ns, Key, Value, Ttl) */
+static ERL_NIF_TERM
+nif_put(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, key, value;
+    uint64_t ttl;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &key) || !get_bytes(env, argv[3], &value) ||
+        !get_ttl(env, argv[4], &ttl)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st =
+        ttlkv_put(s->store, ns.data, ns.size, key.data, key.size, value.data, value.size, ttl);
+    return st == TTLKV_OK ? ATOM_OK : make_error(env, st);
+}
+
+/* put_many(Store, Ns, [{Key, Value}], Ttl): one atomic write transaction. */
+static ERL_NIF_TERM
+nif_put_many(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns;
+    uint64_t ttl;
+    unsigned int count;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !enif_get_list_length(env, argv[2], &count) || !get_ttl(env, argv[3], &ttl)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_record *recs = enif_alloc(sizeof(ttlkv_record) * (count > 0 ? count : 1));
+    if (recs == NULL) {
+        return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+    }
+    ERL_NIF_TERM list = argv[2], head;
+    for (unsigned int i = 0; i < count; i++) {
+        const ERL_NIF_TERM *pair;
+        int arity;
+        ErlNifBinary key, value;
+        enif_get_list_cell(env, list, &head, &list);
+        if (!enif_get_tuple(env, head, &arity, &pair) || arity != 2 ||
+            !get_bytes(env, pair[0], &key) || !get_bytes(env, pair[1], &value)) {
+            enif_free(recs);
+            return enif_make_badarg(env);
+        }
+        recs[i].ns = ns.data;
+        recs[i].ns_len = ns.size;
+        recs[i].key = key.data;
+        recs[i].key_len = key.size;
+        recs[i].value = value.data;
+        recs[i].value_len = value.size;
+        recs[i].ttl_ms = ttl;
+    }
+    ttlkv_status st = ttlkv_put_many(s->store, recs, count);
+    enif_free(recs);
+    return st == TTLKV_OK ? ATOM_OK : make_error(env, st);
+}
+
+/* get(Store, Ns, Key) -> {ok, Value} | not_found | {error, _}.
+ * Small values land in a stack buffer (then a heap or refc binary); large ones go straight
+ * into a BEAM binary sized from BUFFER_TOO_SMALL's answer. */
+static ERL_NIF_TERM
+do_get(ErlNifEnv *env, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, key;
+    uint8_t small[SMALL_VALUE];
+    size_t len = 0;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &key)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st =
+        ttlkv_get_into(s->store, ns.data, ns.size, key.data, key.size, small, sizeof small, &len);
+    if (st == TTLKV_OK) {
+        return enif_make_tuple2(env, ATOM_OK, make_binary_copy(env, small, len));
+    }
+    /* The value may change size between calls: retry with the size last reported. */
+    while (st == TTLKV_BUFFER_TOO_SMALL) {
+        ErlNifBinary out;
+        size_t cap = len;
+        if (!enif_alloc_binary(cap, &out)) {
+            return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+        }
+        st = ttlkv_get_into(s->store, ns.data, ns.size, key.data, key.size, out.data, cap, &len);
+        if (st == TTLKV_OK) {
+            if (len != cap && !enif_realloc_binary(&out, len)) {
+                enif_release_binary(&out);
+                return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+            }
+            return enif_make_tuple2(env, ATOM_OK, enif_make_binary(env, &out));
+        }
+        enif_release_binary(&out);
+    }
+    if (st == TTLKV_NOT_FOUND) {
+        return ATOM_NOT_FOUND;
+    }
+    return make_error(env, st);
+}
+
+static ERL_NIF_TERM
+nif_get(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return do_get(env, argv);
+}
+
+/* delete(Store, Ns, Key) -> ok (a live entry was removed) | not_found | {error, _} */
+static ERL_NIF_TERM
+nif_delete(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, key;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &key)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_delete(s->store, ns.data, ns.size, key.data, key.size);
+    if (st == TTLKV_OK) {
+        return ATOM_OK;
+    }
+    if (st == TTLKV_NOT_FOUND) {
+        return ATOM_NOT_FOUND;
+    }
+    return make_error(env, st);
+}
+
+/* deadline(Store, Ns, Key) -> {ok, UnixMs | infinity} | not_found | {error, _} */
+static ERL_NIF_TERM
+nif_deadline(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, key;
+    uint64_t deadline = 0;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &key)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_deadline(s->store, ns.data, ns.size, key.data, key.size, &deadline);
+    if (st == TTLKV_OK) {
+        ERL_NIF_TERM d = deadline == TTLKV_DEADLINE_NEVER
+                             ? ATOM_INFINITY
+                             : enif_make_uint64(env, (ErlNifUInt64)deadline);
+        return enif_make_tuple2(env, ATOM_OK, d);
+    }
+    if (st == TTLKV_NOT_FOUND) {
+        return ATOM_NOT_FOUND;
+    }
+    return make_error(env, st);
+}
+
+/* keys(Store, Ns) -> {ok, [Key]} in key (byte) order | {error, _} */
+static ERL_NIF_TERM
+nif_keys(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns;
+    ttlkv_key_list *kl = NULL;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_keys(s->store, ns.data, ns.size, &kl);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    size_t n = ttlkv_key_list_len(kl);
+    ERL_NIF_TERM list = enif_make_list(env, 0);
+    /* Built back to front so the list comes out in the library's key order. */
+    for (size_t i = n; i > 0; i--) {
+        const uint8_t *k = NULL;
+        size_t klen = 0;
+        st = ttlkv_key_list_get(kl, i - 1, &k, &klen);
+        if (st != TTLKV_OK) {
+            ERL_NIF_TERM err = make_error(env, st);
+            ttlkv_key_list_free(kl);
+            return err;
+        }
+        list = enif_make_list_cell(env, make_binary_copy(env, k, klen), list);
+    }
+    ttlkv_key_list_free(kl);
+    return enif_make_tuple2(env, ATOM_OK, list);
+}
+
+/* --- load ----------------------------------------------------------------------------- */
+
+static int
+on_load(ErlNifEnv *env, void **priv, ERL_NIF_TERM load_info)
+{
+    unsigned int expected;
+    (void)priv;
+    /* load_info: the ABI version the Elixir side was written for. */
+    if (!enif_get_uint(env, load_info, &expected) || expected != TTLKV_NIF_EXPECTED_ABI) {
+        return LOAD_ERR_LOAD_INFO;
+    }
+    uint32_t lib_abi = ttlkv_abi_version();
+    if (lib_abi != TTLKV_ABI_VERSION) {
+        return LOAD_ERR_ABI_BASE + (int)(lib_abi & 0xffff);
+    }
+    STORE_TYPE = enif_open_resource_type(env, NULL, "ttlkv_store", store_dtor,
+                                         ERL_NIF_RT_CREATE | ERL_NIF_RT_TAKEOVER, NULL);
+    if (STORE_TYPE == NULL) {
+        return LOAD_ERR_RESOURCE;
+    }
+    ATOM_OK = enif_make_atom(env, "ok");
+    ATOM_ERROR = enif_make_atom(env, "error");
+    ATOM_NOT_FOUND = enif_make_atom(env, "not_found");
+    ATOM_CLOSED = enif_make_atom(env, "closed");
+    ATOM_INFINITY = enif_make_atom(env, "infinity");
+    ATOM_NIL = enif_make_atom(env, "nil");
+    ATOM_UNKNOWN_STATUS = enif_make_atom(env, "unknown_status");
+    for (size_t i = 0; i < N_STATUS; i++) {
+        STATUS_ATOMS[i].atom = enif_make_atom(env, STATUS_ATOMS[i].name);
+    }
+    return 0;
+}
+
+static int
+on_upgrade(ErlNifEnv *env, void **priv, void **old_priv, ERL_NIF_TERM load_info)
+{
+    (void)old_priv;
+    return on_load(env, priv, load_info);
+}
+
+#define DIRTY_IO ERL_NIF_DIRTY_JOB_IO_BOUND
+
+static ErlNifFunc nif_funcs[] = {
+    {"abi_version", 0, nif_abi_version, 0},
+    {"version", 0, nif_version, 0},
+    {"status_str", 1, nif_status_str, 0},
+    {"live_stores", 0, nif_live_stores, 0},
+    {"open", 2, nif_open, DIRTY_IO},
+    {"close", 1, nif_close, DIRTY_IO},
+    {"put", 5, nif_put, DIRTY_IO},
+    {"put_many", 4, nif_put_many, DIRTY_IO},
+    {"get", 3, nif_get, DIRTY_IO},
+    /* The same read on a normal scheduler: measured in the README, not used by default. */
+    {"get_normal", 3, nif_get, 0},
+    {"delete", 3, nif_delete, DIRTY_IO},
+    {"deadline", 3, nif_deadline, DIRTY_IO},
+    {"keys", 2, nif_keys, DIRTY_IO},
+};
+
+ERL_NIF_INIT(Elixir.TTLKV.NIF, nif_funcs, on_load, NULL, on_upgrade, NULL)

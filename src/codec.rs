@@ -1,0 +1,174 @@
+//! Record and index encoding. The byte layout is part of the on-disk format (version 1):
+//!
+//! | db | key | value |
+//! |---|---|---|
+//! | `entries` | `ns_len:u8 · ns · key` | `deadline:u64 BE · version:u64 BE · flags:u8 · value` |
+//! | `expiry` | `deadline:u64 BE · ns_len:u8 · ns · key` | empty |
+//!
+//! The namespace is length-prefixed, so `("a:b", "c")` and `("a", "b:c")` never share bytes.
+
+/// Bytes in front of every stored value: deadline, version, flags.
+pub(crate) const HEADER_LEN: usize = 17;
+/// `flags` bit 0: the entry is a tombstone (reserved for replication; reads as absent).
+pub(crate) const FLAG_TOMBSTONE: u8 = 1;
+/// The deadline of an entry that never expires. Such entries have no index record.
+pub const NEVER: u64 = u64::MAX;
+
+/// The longest key LMDB takes in this build; both databases' keys must fit in it.
+pub(crate) const ENTRY_KEY_CAP: usize = 512;
+
+/// An entry key built on the stack: `ns_len · ns · key`.
+pub(crate) struct EntryKey {
+    buf: [u8; ENTRY_KEY_CAP],
+    len: usize,
+}
+
+impl EntryKey {
+    /// The caller has validated the lengths (`1 + ns + key <= ENTRY_KEY_CAP`).
+    #[inline]
+    pub(crate) fn new(ns: &[u8], key: &[u8]) -> EntryKey {
+        let mut buf = [0u8; ENTRY_KEY_CAP];
+        buf[0] = ns.len() as u8;
+        buf[1..1 + ns.len()].copy_from_slice(ns);
+        let len = 1 + ns.len() + key.len();
+        buf[1 + ns.len()..len].copy_from_slice(key);
+        EntryKey { buf, len }
+    }
+
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// The prefix every entry key of one namespace starts with.
+pub(crate) fn namespace_prefix(ns: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(1 + ns.len());
+    p.push(ns.len() as u8);
+    p.extend_from_slice(ns);
+    p
+}
+
+/// `deadline · entry_key`, the index key, built on the stack.
+pub(crate) struct IndexKey {
+    buf: [u8; 8 + ENTRY_KEY_CAP],
+    len: usize,
+}
+
+impl IndexKey {
+    #[inline]
+    pub(crate) fn new(deadline: u64, entry_key: &[u8]) -> IndexKey {
+        let mut buf = [0u8; 8 + ENTRY_KEY_CAP];
+        buf[..8].copy_from_slice(&deadline.to_be_bytes());
+        buf[8..8 + entry_key.len()].copy_from_slice(entry_key);
+        IndexKey {
+            buf,
+            len: 8 + entry_key.len(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Splits an index key into its deadline and entry key.
+#[inline]
+pub(crate) fn split_index_key(k: &[u8]) -> Option<(u64, &[u8])> {
+    if k.len() < 9 {
+        return None;
+    }
+    let deadline = u64::from_be_bytes(k[..8].try_into().ok()?);
+    Some((deadline, &k[8..]))
+}
+
+/// Splits an entry key into namespace and key.
+pub(crate) fn split_entry_key(k: &[u8]) -> Option<(&[u8], &[u8])> {
+    let ns_len = *k.first()? as usize;
+    if ns_len == 0 || k.len() < 1 + ns_len {
+        return None;
+    }
+    Some((&k[1..1 + ns_len], &k[1 + ns_len..]))
+}
+
+/// The decoded header of a stored value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub deadline: u64,
+    pub version: u64,
+    pub flags: u8,
+}
+
+impl Header {
+    #[inline]
+    pub(crate) fn encode_into(&self, out: &mut [u8]) {
+        out[..8].copy_from_slice(&self.deadline.to_be_bytes());
+        out[8..16].copy_from_slice(&self.version.to_be_bytes());
+        out[16] = self.flags;
+    }
+
+    /// A value shorter than the header is damage, not data.
+    #[inline]
+    pub(crate) fn decode(v: &[u8]) -> Option<(Header, &[u8])> {
+        if v.len() < HEADER_LEN {
+            return None;
+        }
+        let deadline = u64::from_be_bytes(v[..8].try_into().ok()?);
+        let version = u64::from_be_bytes(v[8..16].try_into().ok()?);
+        Some((
+            Header {
+                deadline,
+                version,
+                flags: v[16],
+            },
+            &v[HEADER_LEN..],
+        ))
+    }
+
+    /// Live: not a tombstone, and the deadline is still ahead of `now`.
+    #[inline]
+    pub(crate) fn is_live(&self, now: u64) -> bool {
+        self.flags & FLAG_TOMBSTONE == 0 && self.deadline > now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_with_separators_never_collide() {
+        let a = EntryKey::new(b"a:b", b"c");
+        let b = EntryKey::new(b"a", b"b:c");
+        assert_ne!(a.as_bytes(), b.as_bytes());
+        assert_eq!(split_entry_key(a.as_bytes()), Some((&b"a:b"[..], &b"c"[..])));
+        assert_eq!(split_entry_key(b.as_bytes()), Some((&b"a"[..], &b"b:c"[..])));
+    }
+
+    #[test]
+    fn index_keys_sort_by_deadline_first() {
+        let early = IndexKey::new(5, EntryKey::new(b"z", b"z").as_bytes());
+        let late = IndexKey::new(6, EntryKey::new(b"a", b"a").as_bytes());
+        assert!(early.as_bytes() < late.as_bytes());
+        assert_eq!(split_index_key(late.as_bytes()).unwrap().0, 6);
+    }
+
+    #[test]
+    fn header_round_trips_and_short_values_are_rejected() {
+        let h = Header {
+            deadline: 42,
+            version: 7,
+            flags: 0,
+        };
+        let mut v = vec![0u8; HEADER_LEN + 3];
+        h.encode_into(&mut v);
+        v[HEADER_LEN..].copy_from_slice(b"abc");
+        let (back, value) = Header::decode(&v).unwrap();
+        assert_eq!(back, h);
+        assert_eq!(value, b"abc");
+        assert!(Header::decode(&v[..HEADER_LEN - 1]).is_none());
+        assert!(back.is_live(41));
+        assert!(!back.is_live(42));
+    }
+}

@@ -1,0 +1,117 @@
+//! The expiry thread: one per open environment. It sleeps until the earliest deadline in the
+//! index, until a writer sets an earlier one, or until shutdown; then removes due entries in
+//! bounded batches. Its sleep is capped so that deadlines written by other processes and steps
+//! of the wall clock are noticed within about a second. In `periodic` mode it also flushes.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use crate::error::{Error, Result};
+use crate::store::{Core, Durability};
+
+/// The longest sleep: how late a deadline written by another process may be noticed.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+/// How often slots of dead reader processes are reclaimed.
+const READER_CHECK_EVERY: Duration = Duration::from_secs(10);
+/// Pause after a failed iteration, so a persistent failure does not spin.
+const BACKOFF: Duration = Duration::from_millis(100);
+
+pub(crate) fn spawn(core: Arc<Core>, wake: Receiver<()>, path: &Path) -> Result<JoinHandle<()>> {
+    let name = format!(
+        "ttlkv-expiry {}",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    // Thread names are limited to 15 bytes on Linux; the OS truncates, Rust keeps the full one.
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || run(&core, &wake))
+        .map_err(|e| Error::io("starting the expiry thread", &e))
+}
+
+fn run(core: &Core, wake: &Receiver<()>) {
+    let flush_every = match core.durability {
+        Durability::Periodic { interval } => Some(interval),
+        Durability::Sync => None,
+    };
+    let mut next_flush = flush_every.map(|i| Instant::now() + i);
+    let mut next_reader_check = Instant::now() + READER_CHECK_EVERY;
+    while !core.shutdown.load(Ordering::SeqCst) {
+        let earliest = match catch_unwind(AssertUnwindSafe(|| iteration(core))) {
+            Ok(Ok(earliest)) => earliest,
+            Ok(Err(e)) => {
+                core.counters.expiry_errors.fetch_add(1, Ordering::Relaxed);
+                *core.counters.last_error.lock() = Some(e.to_string());
+                std::thread::sleep(BACKOFF);
+                None
+            }
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                core.counters.expiry_panics.fetch_add(1, Ordering::Relaxed);
+                *core.counters.last_error.lock() = Some(format!("expiry iteration panicked: {msg}"));
+                std::thread::sleep(BACKOFF);
+                None
+            }
+        };
+        let now_ms = core.clock.now_ms();
+        let mut sleep = MAX_SLEEP;
+        if let Some(d) = earliest {
+            sleep = sleep.min(Duration::from_millis(d.saturating_sub(now_ms)));
+        }
+        if let Some(at) = next_flush {
+            sleep = sleep.min(at.saturating_duration_since(Instant::now()));
+        }
+        if !sleep.is_zero() {
+            let _ = wake.recv_timeout(sleep);
+        }
+        if let (Some(at), Some(every)) = (next_flush, flush_every) {
+            if Instant::now() >= at {
+                if let Err(e) = core.env.sync() {
+                    *core.counters.last_error.lock() = Some(e.to_string());
+                }
+                next_flush = Some(Instant::now() + every);
+            }
+        }
+        if Instant::now() >= next_reader_check {
+            if let Ok(n) = core.env.reader_check() {
+                core.counters
+                    .readers_reclaimed
+                    .fetch_add(n as u64, Ordering::Relaxed);
+            }
+            next_reader_check = Instant::now() + READER_CHECK_EVERY;
+        }
+    }
+}
+
+/// Removes everything due, batch by batch; returns the earliest deadline left.
+fn iteration(core: &Core) -> Result<Option<u64>> {
+    if core.inject_panic.swap(false, Ordering::SeqCst) {
+        panic!("injected by a test");
+    }
+    // From here on, any writer that commits an earlier deadline notifies us (see note_deadline),
+    // so no wake-up is lost between our look at the index and our sleep.
+    core.next_wake.store(u64::MAX, Ordering::SeqCst);
+    loop {
+        if core.shutdown.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let removed = core.remove_due_batch(core.clock.now_ms())?;
+        if removed < core.expiry_batch {
+            break;
+        }
+    }
+    let earliest = core.earliest_deadline()?;
+    if let Some(d) = earliest {
+        core.next_wake.fetch_min(d, Ordering::SeqCst);
+    }
+    Ok(earliest)
+}

@@ -1,0 +1,43 @@
+//! ttlkv — a persistent key-value cache in which every key has a time-to-live.
+//!
+//! One store is one directory holding an LMDB environment. Entries live in namespaces; each
+//! has a deadline (wall-clock milliseconds), after which it is never returned again and a
+//! background thread removes it. Entries and deadlines survive restarts; entries that expired
+//! while the store was closed are removed when it opens. Several threads and processes may
+//! use one store at once.
+//!
+//! ```
+//! use std::time::Duration;
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = ttlkv::Store::open(dir.path(), ttlkv::Options::default()).unwrap();
+//! store.put(b"sessions", b"token", b"payload", Duration::from_secs(1800)).unwrap();
+//! assert_eq!(store.get(b"sessions", b"token").unwrap().as_deref(), Some(&b"payload"[..]));
+//! assert!(store.delete(b"sessions", b"token").unwrap());
+//! store.close();
+//! ```
+
+#![deny(missing_docs)]
+
+mod clock;
+mod codec;
+mod commit;
+mod env;
+mod error;
+mod expiry;
+pub mod ffi;
+mod store;
+
+pub use clock::{Clock, ManualClock};
+pub use error::{Error, ErrorKind, Result};
+pub use store::{
+    Durability, Namespace, Options, Record, Stats, Store, VerifyReport, DEADLINE_NEVER, MAX_BATCH_BYTES,
+    MAX_BATCH_RECORDS, MAX_NAMESPACE_LEN, MAX_VALUE_LEN, TTL_NEVER,
+};
+
+/// The version of the on-disk format this build reads and writes.
+pub const FORMAT_VERSION: u32 = env::FORMAT_VERSION;
+
+/// The LMDB version linked in, as LMDB reports it.
+pub fn lmdb_version() -> &'static str {
+    env::lmdb_version()
+}
