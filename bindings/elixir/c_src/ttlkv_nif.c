@@ -425,6 +425,48 @@ nif_get(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     return do_get(env, argv);
 }
 
+/* get_many(Store, Ns, [Key]) -> [{ok, Value} | not_found] | {error, _}: one dirty hop for many
+ * reads (PowCache.all/2). Each read is its own short transaction. */
+static ERL_NIF_TERM
+nif_get_many(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ERL_NIF_TERM args[3], list = argv[2], head, out;
+    unsigned int count;
+    (void)argc;
+    if (!enif_get_list_length(env, list, &count)) {
+        return enif_make_badarg(env);
+    }
+    ERL_NIF_TERM *results = enif_alloc(sizeof(ERL_NIF_TERM) * (count > 0 ? count : 1));
+    if (results == NULL) {
+        return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+    }
+    args[0] = argv[0];
+    args[1] = argv[1];
+    for (unsigned int i = 0; i < count; i++) {
+        ERL_NIF_TERM r, reason;
+        enif_get_list_cell(env, list, &head, &list);
+        args[2] = head;
+        r = do_get(env, args);
+        if (enif_has_pending_exception(env, &reason)) {
+            enif_free(results);
+            return r;
+        }
+        if (enif_is_tuple(env, r)) {
+            const ERL_NIF_TERM *t;
+            int arity;
+            enif_get_tuple(env, r, &arity, &t);
+            if (enif_is_identical(t[0], ATOM_ERROR)) {
+                enif_free(results);
+                return r;
+            }
+        }
+        results[i] = r;
+    }
+    out = enif_make_list_from_array(env, results, count);
+    enif_free(results);
+    return out;
+}
+
 /* delete(Store, Ns, Key) -> ok (a live entry was removed) | not_found | {error, _} */
 static ERL_NIF_TERM
 nif_delete(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
@@ -558,6 +600,7 @@ static ErlNifFunc nif_funcs[] = {
     {"get", 3, nif_get, DIRTY_IO},
     /* The same read on a normal scheduler: measured in the README, not used by default. */
     {"get_normal", 3, nif_get, 0},
+    {"get_many", 3, nif_get_many, DIRTY_IO},
     {"delete", 3, nif_delete, DIRTY_IO},
     {"deadline", 3, nif_deadline, DIRTY_IO},
     {"keys", 2, nif_keys, DIRTY_IO},

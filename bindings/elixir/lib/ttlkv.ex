@@ -1,0 +1,260 @@
+defmodule TTLKV do
+  @moduledoc """
+  A persistent key-value cache with a time-to-live on every key: the Elixir face of the ttlkv
+  C library (Rust over LMDB).
+
+  A store is one directory. Keys and values are binaries: the same bytes a C or Python program
+  sees in the same store. Every key lives in a *namespace* (a binary of 1 to 255 bytes); keys of
+  different namespaces never collide. TTLs are in **milliseconds**, as in Pow; `:infinity`
+  means the entry never expires. An expired entry is never returned, whether or not the
+  library's expiry thread has removed it yet.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.unique_integer([:positive])}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.put(store, "sessions", "abc", "user 1", 60_000)
+      :ok
+      iex> TTLKV.get(store, "sessions", "abc")
+      {:ok, "user 1"}
+      iex> TTLKV.get(store, "other", "abc")
+      :not_found
+      iex> TTLKV.close(store)
+      :ok
+      iex> TTLKV.get(store, "sessions", "abc")
+      {:error, :closed}
+
+  ## Errors
+
+  Runtime failures are `{:error, reason}` where `reason` is `:closed` for a closed store, or
+  `{status, detail}`: `status` is the C status as an atom (`:key_too_long`, `:ttl_invalid`,
+  `:namespace_invalid`, `:value_too_large`, `:batch_too_large`, `:path_invalid`, `:io`,
+  `:full`, `:permission`, `:no_space`, `:incompatible`, `:corrupted`, `:readers_full`,
+  `:storage`, `:invalid_argument`, `:panic`) and `detail` the library's text for this failure.
+  Arguments of the wrong type (a key that is not a binary or iolist, a negative TTL, a map for
+  a store) raise `ArgumentError`.
+
+  ## Schedulers
+
+  Every call that opens an LMDB transaction runs on a dirty I/O scheduler, so a put waiting
+  on fsync or a read taking a page fault never holds up a normal scheduler.
+  See the README for the measurements behind that choice.
+  """
+
+  @enforce_keys [:ref, :path]
+  defstruct [:ref, :path]
+
+  @typedoc "An open store: the NIF resource and the path it was opened with."
+  @type t :: %__MODULE__{ref: reference(), path: String.t()}
+
+  @typedoc "1 to 255 bytes."
+  @type namespace :: iodata()
+  @type key :: iodata()
+  @type value :: iodata()
+
+  @typedoc "Milliseconds (> 0), or `:infinity` for never."
+  @type ttl :: pos_integer() | :infinity
+
+  @type status ::
+          :invalid_argument
+          | :namespace_invalid
+          | :key_too_long
+          | :value_too_large
+          | :ttl_invalid
+          | :batch_too_large
+          | :path_invalid
+          | :io
+          | :full
+          | :corrupted
+          | :incompatible
+          | :no_space
+          | :permission
+          | :readers_full
+          | :storage
+          | :panic
+          | {:unknown_status, non_neg_integer()}
+
+  @type reason :: :closed | {status(), String.t()}
+
+  @type open_option ::
+          {:durability, :sync | :periodic}
+          | {:sync_interval, pos_integer()}
+          | {:map_size, pos_integer()}
+          | {:max_map_size, pos_integer()}
+          | {:max_readers, pos_integer()}
+
+  @open_options [:durability, :sync_interval, :map_size, :max_map_size, :max_readers]
+
+  @doc "The names of the options `open/2` takes."
+  @spec open_options() :: [atom()]
+  def open_options, do: @open_options
+
+  @doc """
+  Opens (creating if needed) the store in directory `path`.
+
+  Options:
+    * `:durability` - `:sync` (default: a put is on disk when it returns; concurrent writers
+      share one commit) or `:periodic` (commits skip fsync; a background flush runs every
+      `:sync_interval`; a crash of the process loses nothing, a power loss the last interval).
+    * `:sync_interval` - milliseconds between flushes in `:periodic` mode (default 1000).
+    * `:map_size` - the initial LMDB map size in bytes; it grows on demand.
+    * `:max_map_size` - the size the map may grow to; beyond it, puts fail with `:full`.
+    * `:max_readers` - LMDB's reader slots.
+
+  Opening the same directory twice in one VM shares one LMDB environment; other OS processes
+  may open it at the same time.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.unique_integer([:positive])}")
+      iex> {:ok, store} = TTLKV.open(dir, durability: :periodic, sync_interval: 500)
+      iex> TTLKV.close(store)
+      :ok
+  """
+  @spec open(Path.t(), [open_option()]) :: {:ok, t()} | {:error, reason()}
+  def open(path, opts \\ []) do
+    path = IO.chardata_to_string(path)
+
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError, "TTLKV.open/2 expects a keyword list of options, got: #{inspect(opts)}"
+    end
+
+    case Keyword.keys(opts) -- @open_options do
+      [] -> :ok
+      unknown -> raise ArgumentError, "unknown TTLKV.open/2 options: #{inspect(unknown)}"
+    end
+
+    durability =
+      case Keyword.get(opts, :durability) do
+        nil ->
+          nil
+
+        :sync ->
+          0
+
+        :periodic ->
+          1
+
+        other ->
+          raise ArgumentError, "durability must be :sync or :periodic, got: #{inspect(other)}"
+      end
+
+    nif_opts = {
+      durability,
+      positive(opts, :sync_interval),
+      positive(opts, :map_size),
+      positive(opts, :max_map_size),
+      positive(opts, :max_readers)
+    }
+
+    case TTLKV.NIF.open(path, nif_opts) do
+      {:ok, ref} -> {:ok, %__MODULE__{ref: ref, path: path}}
+      {:error, _} = error -> error
+    end
+  end
+
+  defp positive(opts, name) do
+    case Keyword.get(opts, name) do
+      nil -> nil
+      n when is_integer(n) and n > 0 -> n
+      other -> raise ArgumentError, "#{name} must be a positive integer, got: #{inspect(other)}"
+    end
+  end
+
+  @doc """
+  Closes the store. Idempotent; afterwards every call on it returns `{:error, :closed}`.
+  The handle itself is released when the last reference to it is garbage collected.
+  """
+  @spec close(t()) :: :ok | {:error, reason()}
+  def close(store), do: TTLKV.NIF.close(ref!(store))
+
+  @doc """
+  Inserts or overwrites `key` in `namespace` with a lifetime of `ttl_ms` milliseconds from
+  now (`:infinity`: never expires). Overwriting restarts the lifetime with the new TTL.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.unique_integer([:positive])}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.put(store, "cache", "k", "v", :infinity)
+      :ok
+      iex> {:error, {:ttl_invalid, _detail}} = TTLKV.put(store, "cache", "k", "v", 0)
+      iex> TTLKV.get(store, "cache", "k")
+      {:ok, "v"}
+  """
+  @spec put(t(), namespace(), key(), value(), ttl()) :: :ok | {:error, reason()}
+  def put(store, namespace, key, value, ttl_ms),
+    do: TTLKV.NIF.put(ref!(store), namespace, key, value, ttl_ms)
+
+  @doc """
+  Writes every `{key, value}` in one atomic transaction, all with the same TTL. Either every
+  record is written or none is. A batch larger than the library's limit is refused with
+  `{:error, {:batch_too_large, detail}}`, never split.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.unique_integer([:positive])}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.put_many(store, "cache", [{"a", "1"}, {"b", "2"}], 60_000)
+      :ok
+      iex> TTLKV.keys(store, "cache")
+      {:ok, ["a", "b"]}
+  """
+  @spec put_many(t(), namespace(), [{key(), value()}], ttl()) :: :ok | {:error, reason()}
+  def put_many(store, namespace, records, ttl_ms) when is_list(records),
+    do: TTLKV.NIF.put_many(ref!(store), namespace, records, ttl_ms)
+
+  def put_many(_store, _namespace, records, _ttl_ms),
+    do: raise(ArgumentError, "records must be a list of {key, value}, got: #{inspect(records)}")
+
+  @doc """
+  The value of a live `key`, or `:not_found` (never set, deleted, or past its deadline).
+  """
+  @spec get(t(), namespace(), key()) :: {:ok, binary()} | :not_found | {:error, reason()}
+  def get(store, namespace, key), do: TTLKV.NIF.get(ref!(store), namespace, key)
+
+  @doc false
+  # Reads of many keys of one namespace in one NIF call (one dirty-scheduler hop).
+  @spec get_many(t(), namespace(), [key()]) ::
+          [{:ok, binary()} | :not_found] | {:error, reason()}
+  def get_many(store, namespace, keys) when is_list(keys),
+    do: TTLKV.NIF.get_many(ref!(store), namespace, keys)
+
+  @doc """
+  Removes `key`. `:ok` when a live entry was removed, `:not_found` when there was none.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.unique_integer([:positive])}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.put(store, "cache", "k", "v", 60_000)
+      :ok
+      iex> TTLKV.delete(store, "cache", "k")
+      :ok
+      iex> TTLKV.delete(store, "cache", "k")
+      :not_found
+  """
+  @spec delete(t(), namespace(), key()) :: :ok | :not_found | {:error, reason()}
+  def delete(store, namespace, key), do: TTLKV.NIF.delete(ref!(store), namespace, key)
+
+  @doc """
+  The deadline of a live `key`: wall-clock milliseconds since the Unix epoch (compare with
+  `System.os_time(:millisecond)`), or `:infinity`.
+  """
+  @spec deadline(t(), namespace(), key()) ::
+          {:ok, non_neg_integer() | :infinity} | :not_found | {:error, reason()}
+  def deadline(store, namespace, key), do: TTLKV.NIF.deadline(ref!(store), namespace, key)
+
+  @doc """
+  Every live key of `namespace`, without the namespace, in byte order.
+  """
+  @spec keys(t(), namespace()) :: {:ok, [binary()]} | {:error, reason()}
+  def keys(store, namespace), do: TTLKV.NIF.keys(ref!(store), namespace)
+
+  @doc "The library's version text: crate and LMDB versions."
+  @spec version() :: String.t()
+  def version, do: TTLKV.NIF.version()
+
+  @doc "The C ABI version of the loaded library (the NIF refuses to load any other)."
+  @spec abi_version() :: pos_integer()
+  def abi_version, do: TTLKV.NIF.abi_version()
+
+  defp ref!(%__MODULE__{ref: ref}), do: ref
+
+  defp ref!(other),
+    do: raise(ArgumentError, "expected a store returned by TTLKV.open/2, got: #{inspect(other)}")
+end
+
+defimpl Inspect, for: TTLKV do
+  def inspect(%TTLKV{path: path}, _opts), do: "#TTLKV<#{path}>"
+end

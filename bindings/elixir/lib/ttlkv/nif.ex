@@ -1,0 +1,75 @@
+defmodule TTLKV.NIF do
+  @moduledoc false
+  # The raw NIF (c_src/ttlkv_nif.c). Use `TTLKV`; these functions take the resource directly.
+
+  require Logger
+
+  @on_load :load_nif
+
+  # The C ABI version this module and the shim were written for (TTLKV_ABI_VERSION).
+  @abi_version 1
+  # Load failure codes of c_src/ttlkv_nif.c's on_load.
+  @load_err_abi_base 0x10000
+  @load_err_resource 2
+  @load_err_load_info 3
+
+  def abi_version_expected, do: @abi_version
+
+  @doc false
+  def load_nif do
+    case :code.priv_dir(:ttlkv) do
+      {:error, reason} ->
+        Logger.error("ttlkv: cannot find the priv directory of :ttlkv (#{inspect(reason)})")
+        {:error, reason}
+
+      priv ->
+        path = :filename.join(priv, ~c"ttlkv_nif")
+
+        case :erlang.load_nif(path, @abi_version) do
+          :ok ->
+            :ok
+
+          {:error, {kind, text}} = error ->
+            Logger.error("ttlkv: the NIF did not load: #{explain(kind, to_string(text))}")
+            error
+        end
+    end
+  end
+
+  @doc false
+  def explain(:load_failed, text) do
+    case Regex.run(~r/\((\d+)\)/, text) do
+      [_, code] -> explain_code(String.to_integer(code), text)
+      _ -> text
+    end
+  end
+
+  def explain(_kind, text), do: text
+
+  defp explain_code(code, _text) when code >= @load_err_abi_base do
+    "libttlkv has C ABI version #{code - @load_err_abi_base}, but this binding " <>
+      "and its ttlkv.h are for ABI version #{@abi_version}; rebuild the binding against the library"
+  end
+
+  defp explain_code(@load_err_resource, _), do: "could not create the ttlkv_store resource type"
+
+  defp explain_code(@load_err_load_info, _),
+    do: "TTLKV.NIF expects ABI #{@abi_version} but the shim was compiled for another"
+
+  defp explain_code(_, text), do: text
+
+  def abi_version, do: :erlang.nif_error(:nif_not_loaded)
+  def version, do: :erlang.nif_error(:nif_not_loaded)
+  def status_str(_code), do: :erlang.nif_error(:nif_not_loaded)
+  def live_stores, do: :erlang.nif_error(:nif_not_loaded)
+  def open(_path, _opts), do: :erlang.nif_error(:nif_not_loaded)
+  def close(_store), do: :erlang.nif_error(:nif_not_loaded)
+  def put(_store, _ns, _key, _value, _ttl), do: :erlang.nif_error(:nif_not_loaded)
+  def put_many(_store, _ns, _records, _ttl), do: :erlang.nif_error(:nif_not_loaded)
+  def get(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
+  def get_normal(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
+  def get_many(_store, _ns, _keys), do: :erlang.nif_error(:nif_not_loaded)
+  def delete(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
+  def deadline(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
+  def keys(_store, _ns), do: :erlang.nif_error(:nif_not_loaded)
+end
