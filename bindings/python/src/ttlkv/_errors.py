@@ -170,4 +170,3 @@ if TYPE_CHECKING:
 
 else:
     globals().update(CLASSES)
-    __all__ += sorted(CLASSES)

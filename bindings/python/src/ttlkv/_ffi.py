@@ -353,6 +353,36 @@ LIBRARY_PATH: str = _find_library()
 #: The loaded library; every function of ``FUNCTIONS`` is declared on it.
 lib: ctypes.CDLL = _load()
 
+#: The hot functions once more, without ``argtypes``, for the binding's fast paths.
+#:
+#: ctypes runs a converter per declared argument, about 150-200 ns each: an 8-argument call
+#: such as ``ttlkv_get_into`` costs ~2 us declared against ~0.9 us undeclared, more than LMDB
+#: itself spends on a read. Without ``argtypes``, ctypes passes each argument by its own
+#: type, so every caller of these must pass exactly the C type of the prototype above:
+#: ``bytes`` (or ``None``) for ``const uint8_t *``, and a ctypes instance — ``c_size_t``,
+#: ``c_uint64``, a pointer, a ``c_char`` array — for everything else. Never a bare Python
+#: ``int``: it would go out as a 32-bit C ``int``. ``SIZES`` holds ready ``c_size_t`` objects.
+#: tests/test_header.py checks that each of these is a function of the header returning
+#: ``ttlkv_status``, and tests/test_fast_path.py that both paths agree.
+FAST_FUNCTIONS = ("ttlkv_put", "ttlkv_get_into", "ttlkv_delete", "ttlkv_deadline")
+
+
+class _Fast:
+    __slots__ = FAST_FUNCTIONS
+
+    def __init__(self, library: ctypes.CDLL) -> None:
+        for name in FAST_FUNCTIONS:
+            function = library[name]  # a new function object: `lib.<name>` stays declared
+            function.restype = CTYPES[FUNCTIONS[name][0]]
+            function.argtypes = None
+            setattr(self, name, function)
+
+
+fast = _Fast(lib)
+
+#: ``c_size_t`` objects for the lengths 0..1024, shared read-only by the fast paths.
+SIZES: Tuple[c_size_t, ...] = tuple(c_size_t(n) for n in range(1025))
+
 
 def decode(text: Optional[bytes]) -> str:
     """Decodes a static or thread-local C string of the library."""

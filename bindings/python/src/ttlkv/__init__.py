@@ -1,0 +1,81 @@
+"""ttlkv — a persistent key-value cache with a time-to-live on every key.
+
+A thin ctypes binding of the ttlkv C library (a Rust core over LMDB). The same store can be
+open at once in Python, C and Elixir programs, and in several processes::
+
+    import ttlkv
+
+    with ttlkv.Store("/var/cache/app") as store:
+        sessions = store.namespace("sessions", ttl=1800)
+        sessions[b"token"] = b"payload"
+        sessions.get(b"token")            # b"payload", or None once expired
+
+TTLs are seconds (``int``, ``float`` or ``timedelta``), rounded up to whole milliseconds;
+``None`` (= :data:`TTL_NEVER`) never expires. Errors derive from :class:`Error`, one class
+per status code of the C ABI (see :mod:`ttlkv._errors` for the tree).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import _ffi
+from ._errors import CLASSES as _ERROR_CLASSES
+from ._errors import Error
+from ._serializers import JSONSerializer, PickleSerializer, Serializer
+from ._store import TTL_NEVER, Namespace, Store, ttl_to_ms
+
+# One exception class per status code, made from the codes at import (see ttlkv._errors).
+globals().update(_ERROR_CLASSES)
+if TYPE_CHECKING:
+    from ._errors import (  # noqa: F401
+        BatchTooLargeError,
+        BufferTooSmallError,
+        ClosedError,
+        CorruptedError,
+        FullError,
+        IncompatibleError,
+        InvalidArgumentError,
+        IoError,
+        KeyTooLongError,
+        NamespaceInvalidError,
+        NoSpaceError,
+        PanicError,
+        PathInvalidError,
+        PermissionDeniedError,
+        ReadersFullError,
+        StorageError,
+        TTLInvalidError,
+        ValueTooLargeError,
+    )
+
+__version__ = "0.1.0"
+
+#: The C ABI version this package speaks; a library of another version is refused at import.
+ABI_VERSION: int = _ffi.ABI_VERSION
+
+
+def library_version() -> str:
+    """The loaded library's version text, e.g. ``"ttlkv 0.1.0 (LMDB 0.9.24: ...)"``."""
+    return _ffi.decode(_ffi.lib.ttlkv_version())
+
+
+def library_path() -> str:
+    """The file the native library was loaded from."""
+    return _ffi.LIBRARY_PATH
+
+
+__all__ = [
+    "ABI_VERSION",
+    "Error",
+    "JSONSerializer",
+    "Namespace",
+    "PickleSerializer",
+    "Serializer",
+    "Store",
+    "TTL_NEVER",
+    "library_path",
+    "library_version",
+    "ttl_to_ms",
+    *sorted(_ERROR_CLASSES),
+]
