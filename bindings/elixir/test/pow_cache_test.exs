@@ -1,0 +1,420 @@
+defmodule TTLKV.PowCacheTest do
+  # POW.md, "What TTLKV.PowCache must pass", numbered as there; plus the MnesiaCache
+  # shortcomings we promise not to have.
+  use ExUnit.Case, async: false
+
+  import ExUnit.CaptureLog
+  import TTLKV.TestHelpers
+
+  alias TTLKV.PowCache
+  alias TTLKV.PowCache.Key
+
+  @moduletag timeout: 120_000
+  @config [namespace: "pow:test", ttl: :timer.hours(1)]
+
+  setup context do
+    dir = tmp_dir(context)
+    start_supervised!({PowCache, path: dir})
+    %{dir: dir}
+  end
+
+  defp restart(dir, opts \\ []) do
+    :ok = stop_supervised(PowCache)
+    assert PowCache.store() == nil
+    start_supervised!({PowCache, [path: dir] ++ opts})
+  end
+
+  defp deadline(config, key) do
+    TTLKV.deadline(PowCache.store(), config[:namespace], Key.encode(key))
+  end
+
+  describe "1. get, put, delete" do
+    test "missing is :not_found; a put is readable at once; a delete at once" do
+      assert PowCache.get(@config, "key") == :not_found
+      assert PowCache.put(@config, {"key", "value"}) == :ok
+      assert PowCache.get(@config, "key") == "value"
+      assert PowCache.delete(@config, "key") == :ok
+      assert PowCache.get(@config, "key") == :not_found
+      assert PowCache.delete(@config, "key") == :ok
+    end
+
+    test "values are any term" do
+      value = %{
+        user: {:user, 1, "name"},
+        roles: [:admin],
+        at: ~U[2024-01-01 00:00:00Z],
+        pid: self()
+      }
+
+      :ok = PowCache.put(@config, {"key", value})
+      assert PowCache.get(@config, "key") == value
+    end
+
+    test "the default namespace is \"cache\"" do
+      :ok = PowCache.put([ttl: 60_000], {"k", 1})
+      assert PowCache.get([namespace: "cache"], "k") == 1
+      assert TTLKV.get(PowCache.store(), "cache", "k") == {:ok, :erlang.term_to_binary(1)}
+    end
+
+    test "one key in two namespaces is two independent entries" do
+      a = Keyword.put(@config, :namespace, "a")
+      b = Keyword.merge(@config, namespace: "b", ttl: 200)
+      :ok = PowCache.put(a, {"same", :in_a})
+      :ok = PowCache.put(b, {"same", :in_b})
+      assert PowCache.get(a, "same") == :in_a
+      assert PowCache.get(b, "same") == :in_b
+      {:ok, b_deadline} = deadline(b, "same")
+      wait_until(fn -> PowCache.get(b, "same") == :not_found end)
+      assert System.os_time(:millisecond) >= b_deadline
+      assert PowCache.get(a, "same") == :in_a
+    end
+
+    test "overwriting restarts the lifetime with the new TTL, shorter or longer" do
+      :ok = PowCache.put(@config, {"k", 1})
+      {:ok, long} = deadline(@config, "k")
+      :ok = PowCache.put(Keyword.put(@config, :ttl, 150), {"k", 2})
+      {:ok, short} = deadline(@config, "k")
+      assert short < long
+      wait_until(fn -> PowCache.get(@config, "k") == :not_found end)
+      :ok = PowCache.put(Keyword.put(@config, :ttl, 100), {"k", 3})
+      :ok = PowCache.put(@config, {"k", 4})
+      {:ok, d} = deadline(@config, "k")
+      wait_until(fn -> System.os_time(:millisecond) > short + 150 end)
+      assert PowCache.get(@config, "k") == 4
+      assert d > System.os_time(:millisecond) + 3_000_000
+    end
+
+    test "a deleted key stays deleted; a later put is not hit by an old deadline" do
+      short = Keyword.put(@config, :ttl, 100)
+      :ok = PowCache.put(short, {"k", :old})
+      {:ok, old_deadline} = deadline(short, "k")
+      :ok = PowCache.delete(short, "k")
+      assert PowCache.get(short, "k") == :not_found
+      :ok = PowCache.put(@config, {"k", :new})
+      wait_until(fn -> System.os_time(:millisecond) > old_deadline + 100 end)
+      assert PowCache.get(@config, "k") == :new
+    end
+  end
+
+  describe "2. values and deadlines survive restarts" do
+    test "stopping and starting the supervised store", %{dir: dir} do
+      :ok = PowCache.put(@config, {"key", "value"})
+      :ok = PowCache.put(@config, [{["user", 1], %{id: 1}}, {"key2", 2}])
+      {:ok, d} = deadline(@config, "key")
+      restart(dir)
+      assert PowCache.get(@config, "key") == "value"
+      assert PowCache.get(@config, ["user", 1]) == %{id: 1}
+      assert PowCache.get(@config, "key2") == 2
+      assert deadline(@config, "key") == {:ok, d}
+    end
+
+    test "a supervisor restart after the owner is killed" do
+      :ok = PowCache.put(@config, {"key", "value"})
+      pid = Process.whereis(PowCache)
+      Process.exit(pid, :kill)
+
+      wait_until(fn ->
+        new = Process.whereis(PowCache)
+        new != nil and new != pid and PowCache.store() != nil
+      end)
+
+      wait_until(fn ->
+        try do
+          PowCache.get(@config, "key") == "value"
+        rescue
+          PowCache.Error -> false
+        end
+      end)
+    end
+
+    test "a new OS process starting the store on the same path", %{dir: dir} do
+      :ok = PowCache.put(@config, {"key", "value"})
+      :ok = PowCache.put(@config, {["user", 7, "session"], {:session, 7}})
+      {:ok, d} = deadline(@config, "key")
+      :ok = stop_supervised(PowCache)
+
+      code = """
+      {:ok, _} = TTLKV.PowCache.start_link(path: #{inspect(dir)})
+      config = #{inspect(@config)}
+      result = {
+        TTLKV.PowCache.get(config, "key"),
+        TTLKV.PowCache.get(config, ["user", 7, "session"]),
+        TTLKV.deadline(TTLKV.PowCache.store(), "pow:test", "key")
+      }
+      :ok = TTLKV.PowCache.put(config, {"from_child", :hello})
+      IO.puts("RESULT " <> Base.encode64(:erlang.term_to_binary(result)))
+      """
+
+      {output, status} = run_elixir(code)
+      assert status == 0, output
+      [_, b64] = Regex.run(~r/RESULT (\S+)/, output)
+
+      assert :erlang.binary_to_term(Base.decode64!(b64)) ==
+               {"value", {:session, 7}, {:ok, d}}
+
+      start_supervised!({PowCache, path: dir})
+      assert PowCache.get(@config, "from_child") == :hello
+    end
+  end
+
+  describe "3. short TTLs" do
+    test "a key is gone shortly after its TTL and never returned after it" do
+      config = Keyword.put(@config, :ttl, 100)
+      :ok = PowCache.put(config, {"key", "value"})
+      :ok = PowCache.put(config, [{"key1", "1"}, {"key2", "2"}])
+      {:ok, d} = deadline(config, "key2")
+      assert PowCache.get(config, "key") == "value"
+
+      observed =
+        wait_until(fn ->
+          t0 = System.os_time(:millisecond)
+
+          case PowCache.get(config, "key2") do
+            :not_found -> {:gone_at, t0}
+            "2" -> assert(t0 <= d) && false
+          end
+        end)
+
+      {:gone_at, t} = observed
+      # Not found from the deadline on; the timer-free removal makes it exact.
+      assert t - d < 50
+      assert PowCache.get(config, "key") == :not_found
+      assert PowCache.get(config, "key1") == :not_found
+      assert PowCache.all(config, :_) == []
+    end
+  end
+
+  describe "4. expiry while the store is down" do
+    test "entries of every namespace that expired while down are gone after start",
+         %{dir: dir} do
+      namespaces = ["credentials", "pow:test", "reset_password"]
+
+      for ns <- namespaces do
+        config = [namespace: ns, ttl: 150]
+        :ok = PowCache.put(config, [{"short", 1}, {["user", 1], 2}])
+        :ok = PowCache.put([namespace: ns, ttl: 3_600_000], {"long", 3})
+      end
+
+      {:ok, d} = deadline([namespace: "credentials"], "short")
+      :ok = stop_supervised(PowCache)
+      wait_until(fn -> System.os_time(:millisecond) > d + 10 end, 5_000)
+      start_supervised!({PowCache, path: dir})
+
+      for ns <- namespaces do
+        config = [namespace: ns]
+        assert PowCache.get(config, "short") == :not_found
+        assert PowCache.get(config, ["user", 1]) == :not_found
+        assert PowCache.all(config, :_) == [{"long", 3}]
+        assert TTLKV.keys(PowCache.store(), ns) == {:ok, ["long"]}
+      end
+    end
+  end
+
+  describe "5. records, all/2 and key shapes" do
+    test "put of a list is atomic" do
+      :ok = PowCache.put(@config, [{"key1", "1"}, {"key2", "2"}])
+      assert PowCache.get(@config, "key1") == "1"
+      assert PowCache.get(@config, "key2") == "2"
+
+      too_long = :binary.copy("x", 100_000)
+
+      assert_raise PowCache.Error, ~r/key_too_long/, fn ->
+        PowCache.put(@config, [{"key3", "3"}, {too_long, "x"}, {["user", 3], "u"}])
+      end
+
+      assert PowCache.get(@config, "key3") == :not_found
+      assert PowCache.get(@config, ["user", 3]) == :not_found
+    end
+
+    test "all/2 with :_, [\"user\", :_] and [\"user\" | :_], in key order" do
+      :ok = PowCache.put(@config, {"key2", "value"})
+      :ok = PowCache.put(@config, {"key1", "value"})
+      :ok = PowCache.put(@config, {["user", 2], :u2})
+      :ok = PowCache.put(@config, {["user", 1], :u1})
+      :ok = PowCache.put(@config, {["user", 1, "session"], :s1})
+      :ok = PowCache.put(@config, {["namespace", "key"], "value"})
+      :ok = PowCache.put(Keyword.put(@config, :namespace, "other"), {["user", 9], :other})
+
+      assert PowCache.all(@config, :_) == [
+               {"key1", "value"},
+               {"key2", "value"},
+               {["namespace", "key"], "value"},
+               {["user", 1], :u1},
+               {["user", 1, "session"], :s1},
+               {["user", 2], :u2}
+             ]
+
+      assert PowCache.all(@config, ["namespace", :_]) == [{["namespace", "key"], "value"}]
+      assert PowCache.all(@config, ["user", :_]) == [{["user", 1], :u1}, {["user", 2], :u2}]
+
+      assert PowCache.all(@config, ["user" | :_]) == [
+               {["user", 1], :u1},
+               {["user", 1, "session"], :s1},
+               {["user", 2], :u2}
+             ]
+
+      assert PowCache.all(@config, ["user", 1 | :_]) == [
+               {["user", 1], :u1},
+               {["user", 1, "session"], :s1}
+             ]
+
+      assert PowCache.all(@config, "key1") == [{"key1", "value"}]
+      assert PowCache.all(@config, ["nobody", :_]) == []
+    end
+
+    test "all/2 leaves out expired entries" do
+      :ok = PowCache.put(Keyword.put(@config, :ttl, 100), {["user", 1], :short})
+      :ok = PowCache.put(@config, {["user", 2], :long})
+      {:ok, d} = deadline(@config, ["user", 1])
+      wait_until(fn -> System.os_time(:millisecond) > d end)
+      assert PowCache.all(@config, ["user", :_]) == [{["user", 2], :long}]
+    end
+
+    test "key and [key] are the same key" do
+      :ok = PowCache.put(@config, {"key", 1})
+      assert PowCache.get(@config, ["key"]) == 1
+      :ok = PowCache.put(@config, {["key"], 2})
+      assert PowCache.get(@config, "key") == 2
+      assert PowCache.all(@config, :_) == [{"key", 2}]
+      :ok = PowCache.delete(@config, ["key"])
+      assert PowCache.get(@config, "key") == :not_found
+    end
+
+    test "binary keys are stored as their raw bytes; keys starting with NUL too" do
+      :ok = PowCache.put(@config, {"session-token", :a})
+      :ok = PowCache.put(@config, {<<0, 1, 131>>, :nul})
+      :ok = PowCache.put(@config, {[<<0, 1>>, :x], :list})
+      {:ok, raw} = TTLKV.keys(PowCache.store(), "pow:test")
+      assert "session-token" in raw
+      assert PowCache.get(@config, <<0, 1, 131>>) == :nul
+      assert PowCache.get(@config, [<<0, 1>>, :x]) == :list
+
+      # Erlang term order of [key]: [<<0, 1>>, :x] < [<<0, 1, 131>>] < ["session-token"].
+      assert PowCache.all(@config, :_) == [
+               {[<<0, 1>>, :x], :list},
+               {<<0, 1, 131>>, :nul},
+               {"session-token", :a}
+             ]
+    end
+
+    test "a value this VM cannot safely decode reads as :not_found, with a warning" do
+      # A SMALL_ATOM_UTF8_EXT naming an atom that does not exist.
+      name = "ttlkv_atom_never_created_#{System.unique_integer([:positive])}"
+      etf = <<131, 119, byte_size(name), name::binary>>
+      :ok = TTLKV.put(PowCache.store(), "pow:test", "bad", etf, 60_000)
+
+      log = capture_log(fn -> assert PowCache.get(@config, "bad") == :not_found end)
+      assert log =~ "not a term this VM can safely decode"
+    end
+  end
+
+  describe "6. deprecated API" do
+    test "put/3 and keys/1 still work" do
+      assert apply(PowCache, :put, [@config, "key", "value"]) == :ok
+      assert apply(PowCache, :put, [@config, ["user", 1], "u"]) == :ok
+      assert PowCache.get(@config, "key") == "value"
+      assert apply(PowCache, :keys, [@config]) == ["key", ["user", 1]]
+    end
+  end
+
+  describe "7. config errors" do
+    test "a missing :ttl raises in the caller and the store keeps running" do
+      pid = Process.whereis(PowCache)
+
+      assert_raise PowCache.ConfigError,
+                   "`:ttl` configuration option is required for TTLKV.PowCache",
+                   fn -> PowCache.put([namespace: "pow:test"], {"key", "value"}) end
+
+      assert_raise PowCache.ConfigError, fn -> PowCache.put([ttl: 0], {"key", "value"}) end
+      assert_raise PowCache.ConfigError, fn -> PowCache.put([ttl: "1"], {"key", "value"}) end
+      assert_raise PowCache.ConfigError, fn -> PowCache.get([namespace: ""], "key") end
+      assert Process.whereis(PowCache) == pid
+      assert Process.alive?(pid)
+      :ok = PowCache.put(@config, {"key", "value"})
+      assert PowCache.get(@config, "key") == "value"
+    end
+  end
+
+  describe "8. starting" do
+    test "under a supervisor with an explicit directory, created 0700", %{dir: dir} do
+      assert File.dir?(dir)
+      assert %{mode: mode} = File.stat!(dir)
+      assert Bitwise.band(mode, 0o077) == 0
+      assert PowCache.store().path == dir
+    end
+
+    test "a directory it cannot use is a start error naming the path", %{dir: dir} do
+      file = Path.join(dir, "not-a-directory")
+      File.write!(file, "")
+
+      assert {:error, {%PowCache.StartError{message: message, path: ^file}, _}} =
+               start_supervised({PowCache, path: file, name: :pow_bad})
+
+      assert message =~ file
+
+      below = Path.join(file, "below")
+
+      assert {:error, {%PowCache.StartError{message: message2}, _}} =
+               start_supervised({PowCache, path: below, name: :pow_bad2})
+
+      assert message2 =~ below
+    end
+
+    test "without :path, or with replication options, it does not start" do
+      assert {:error, {%PowCache.StartError{reason: :path_missing}, _}} =
+               start_supervised({PowCache, name: :pow_nopath})
+
+      assert {:error, {%PowCache.StartError{message: message}, _}} =
+               start_supervised(
+                 {PowCache, path: tmp_dir("repl"), name: :pow_repl, extra_db_nodes: [:a@b]}
+               )
+
+      assert message =~ "extra_db_nodes"
+    end
+
+    test "calls without a running store raise", %{dir: _dir} do
+      :ok = stop_supervised(PowCache)
+
+      assert_raise PowCache.Error, ~r/not running/, fn -> PowCache.get(@config, "key") end
+    end
+
+    test "MnesiaCache's :timeout and :table_opts are accepted", %{dir: dir} do
+      :ok = stop_supervised(PowCache)
+      start_supervised!({PowCache, path: dir, timeout: 15_000, table_opts: []})
+      assert PowCache.get(@config, "key") == :not_found
+    end
+  end
+
+  describe "callers reach the store directly" do
+    test "1,000 processes put, get and delete in parallel without the owner's mailbox" do
+      owner = Process.whereis(PowCache)
+      :sys.suspend(owner)
+
+      try do
+        tasks =
+          for i <- 1..1_000 do
+            Task.async(fn ->
+              config = Keyword.put(@config, :namespace, "p#{rem(i, 7)}")
+              :ok = PowCache.put(config, {["user", i], %{i: i}})
+              %{i: ^i} = PowCache.get(config, ["user", i])
+              :ok = PowCache.put(config, [{["session", i, 1], 1}, {["session", i, 2], 2}])
+              :ok = PowCache.delete(config, ["session", i, 1])
+              [{["session", ^i, 2], 2}] = PowCache.all(config, ["session", i, :_])
+              :ok
+            end)
+          end
+
+        assert Enum.all?(Task.await_many(tasks, 60_000), &(&1 == :ok))
+      after
+        :sys.resume(owner)
+      end
+
+      total =
+        for n <- 0..6,
+            reduce: 0,
+            do: (acc -> acc + length(PowCache.all([namespace: "p#{n}"], ["user", :_])))
+
+      assert total == 1_000
+    end
+  end
+end

@@ -1,0 +1,174 @@
+defmodule TTLKV.ProcessesTest do
+  # Concurrency, schedulers, handle lifetime, other OS processes and other languages.
+  use ExUnit.Case, async: false
+
+  import TTLKV.TestHelpers
+
+  @moduletag timeout: 120_000
+
+  test "1,000 concurrent processes doing mixed operations each see their own writes" do
+    {:ok, s} = TTLKV.open(tmp_dir("concurrent"))
+    :ok = TTLKV.put(s, "shared", "hot", "0", :infinity)
+
+    tasks =
+      for i <- 1..1_000 do
+        Task.async(fn ->
+          me = "p#{i}"
+
+          for j <- 1..5 do
+            key = "#{me}-#{j}"
+            value = :crypto.strong_rand_bytes(64 + rem(i, 300))
+            :ok = TTLKV.put(s, "ns", key, value, 60_000)
+            {:ok, ^value} = TTLKV.get(s, "ns", key)
+            :ok = TTLKV.put(s, "shared", "hot", "#{i}", :infinity)
+            {:ok, _} = TTLKV.get(s, "shared", "hot")
+          end
+
+          :ok = TTLKV.put_many(s, "ns", [{"#{me}-a", "a"}, {"#{me}-b", "b"}], 60_000)
+          :ok = TTLKV.delete(s, "ns", "#{me}-1")
+          :not_found = TTLKV.get(s, "ns", "#{me}-1")
+          {:ok, "b"} = TTLKV.get(s, "ns", "#{me}-b")
+          if rem(i, 100) == 0, do: {:ok, _} = TTLKV.keys(s, "ns")
+          :done
+        end)
+      end
+
+    assert Enum.all?(Task.await_many(tasks, 90_000), &(&1 == :done))
+    {:ok, keys} = TTLKV.keys(s, "ns")
+    # 5 puts + 2 from put_many - 1 deleted, per process.
+    assert length(keys) == 6_000
+    assert {:ok, _} = TTLKV.get(s, "shared", "hot")
+  end
+
+  test "NIF calls do not block normal schedulers: a heartbeat stays on time under sync puts" do
+    {:ok, s} = TTLKV.open(tmp_dir("heartbeat"), durability: :sync)
+    interval = 5
+    parent = self()
+    heartbeat = spawn_link(fn -> heartbeat(parent, interval, 0, 0) end)
+
+    # Enough writers to keep every normal scheduler busy if puts ran on them (each put waits
+    # for an fsync), for a second.
+    until = System.monotonic_time(:millisecond) + 1_000
+
+    writers =
+      for w <- 1..(4 * System.schedulers_online()) do
+        Task.async(fn -> write_until(s, w, 0, until) end)
+      end
+
+    Task.await_many(writers, 60_000)
+    send(heartbeat, :stop)
+    assert_receive {:heartbeat, beats, max_late}, 5_000
+    assert beats > 50
+    # A 5 ms timer: a scheduler blocked by fsyncs would push this far past one commit.
+    assert max_late < 40, "heartbeat was #{max_late} ms late"
+  end
+
+  defp write_until(s, w, i, until) do
+    if System.monotonic_time(:millisecond) > until do
+      :ok
+    else
+      value = :binary.copy(<<w>>, 4096)
+      :ok = TTLKV.put(s, "hb", "w#{w}-#{i}", value, 60_000)
+      {:ok, ^value} = TTLKV.get(s, "hb", "w#{w}-#{i}")
+      write_until(s, w, i + 1, until)
+    end
+  end
+
+  defp heartbeat(parent, interval, beats, max_late) do
+    t0 = System.monotonic_time(:millisecond)
+
+    receive do
+      :stop -> send(parent, {:heartbeat, beats, max_late})
+    after
+      interval ->
+        late = System.monotonic_time(:millisecond) - t0 - interval
+        heartbeat(parent, interval, beats + 1, max(max_late, late))
+    end
+  end
+
+  test "a store is released when its owner process dies, and the directory reopens" do
+    dir = tmp_dir("owner")
+    parent = self()
+    # Handles of earlier tests may still be on their way out: wait until the count settles.
+    wait_until(fn ->
+      count = TTLKV.NIF.live_stores()
+      Process.sleep(20)
+      count == TTLKV.NIF.live_stores()
+    end)
+
+    before = TTLKV.NIF.live_stores()
+
+    {pid, mref} =
+      spawn_monitor(fn ->
+        {:ok, s} = TTLKV.open(dir)
+        :ok = TTLKV.put(s, "ns", "k", "kept", :infinity)
+        send(parent, {:opened, TTLKV.NIF.live_stores()})
+        Process.sleep(:infinity)
+      end)
+
+    assert_receive {:opened, during}, 5_000
+    assert during > before
+    Process.exit(pid, :kill)
+    assert_receive {:DOWN, ^mref, :process, ^pid, :killed}
+    # The handle lived only on the dead process's heap: its destructor (ttlkv_free) has run.
+    wait_until(fn -> TTLKV.NIF.live_stores() < during end)
+
+    {:ok, s} = TTLKV.open(dir)
+    assert TTLKV.get(s, "ns", "k") == {:ok, "kept"}
+  end
+
+  test "a store reopened in a new OS process sees values and deadlines, and vice versa" do
+    dir = tmp_dir("os-process")
+    {:ok, s} = TTLKV.open(dir)
+    :ok = TTLKV.put(s, "ns", "k1", <<1, 2, 3>>, 3_600_000)
+    :ok = TTLKV.put(s, "ns", "k2", "forever", :infinity)
+    :ok = TTLKV.put(s, "ns", "gone", "short", 1)
+    {:ok, d1} = TTLKV.deadline(s, "ns", "k1")
+    :ok = TTLKV.close(s)
+
+    code = """
+    {:ok, s} = TTLKV.open(#{inspect(dir)})
+    result = {
+      TTLKV.get(s, "ns", "k1"), TTLKV.deadline(s, "ns", "k1"),
+      TTLKV.get(s, "ns", "k2"), TTLKV.deadline(s, "ns", "k2"),
+      TTLKV.get(s, "ns", "gone")
+    }
+    :ok = TTLKV.put(s, "ns", "from_child", "hello", 3_600_000)
+    IO.puts("RESULT " <> Base.encode64(:erlang.term_to_binary(result)))
+    """
+
+    {output, status} = run_elixir(code)
+    assert status == 0, output
+    [_, b64] = Regex.run(~r/RESULT (\S+)/, output)
+
+    assert :erlang.binary_to_term(Base.decode64!(b64)) ==
+             {{:ok, <<1, 2, 3>>}, {:ok, d1}, {:ok, "forever"}, {:ok, :infinity}, :not_found}
+
+    {:ok, s} = TTLKV.open(dir)
+    assert TTLKV.get(s, "ns", "from_child") == {:ok, "hello"}
+  end
+
+  test "a key written from C is read from Elixir, and back" do
+    probe = build_probe()
+    dir = tmp_dir("c-interop")
+    {:ok, s} = TTLKV.open(dir)
+    ns = "interop"
+    value = <<0, 1, 2, 255, "from elixir">>
+    :ok = TTLKV.put(s, ns, "elixir-key", value, 3_600_000)
+    {:ok, deadline} = TTLKV.deadline(s, ns, "elixir-key")
+
+    {out, 0} = System.cmd(probe, ["get", dir, hex(ns), hex("elixir-key")])
+    assert String.trim(out) == hex(value)
+    {out, 0} = System.cmd(probe, ["deadline", dir, hex(ns), hex("elixir-key")])
+    assert String.to_integer(String.trim(out)) == deadline
+
+    c_key = <<"c-key", 0, 7>>
+    {_, 0} = System.cmd(probe, ["put", dir, hex(ns), hex(c_key), hex("from C"), "3600000"])
+    assert TTLKV.get(s, ns, c_key) == {:ok, "from C"}
+    {out, 0} = System.cmd(probe, ["keys", dir, hex(ns)])
+    assert String.split(out) == [hex(c_key), hex("elixir-key")]
+    assert TTLKV.keys(s, ns) == {:ok, [c_key, "elixir-key"]}
+
+    {_, 3} = System.cmd(probe, ["get", dir, hex(ns), hex("missing")])
+  end
+end

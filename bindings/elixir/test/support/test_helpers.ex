@@ -1,0 +1,87 @@
+defmodule TTLKV.TestHelpers do
+  @moduledoc false
+  # Shared by the test modules: temporary directories, bounded polling, other OS processes.
+
+  import ExUnit.Assertions
+
+  @root Path.expand("../../../..", __DIR__)
+
+  @doc "A fresh directory path (not created) under the system tmp dir, removed after the test."
+  def tmp_dir(context_or_name \\ "t") do
+    name =
+      case context_or_name do
+        %{test: test} -> test |> to_string() |> String.replace(~r/[^A-Za-z0-9]+/, "_")
+        other -> to_string(other)
+      end
+
+    dir =
+      Path.join(
+        System.tmp_dir!(),
+        "ttlkv-ex-#{String.slice(name, 0, 60)}-#{System.unique_integer([:positive])}"
+      )
+
+    ExUnit.Callbacks.on_exit(fn -> File.rm_rf(dir) end)
+    dir
+  end
+
+  @doc """
+  Polls `fun` every `interval` ms until it returns a truthy value, for at most `timeout` ms;
+  fails the test otherwise. Returns the truthy value.
+  """
+  def wait_until(fun, timeout \\ 5_000, interval \\ 5) do
+    deadline = System.monotonic_time(:millisecond) + timeout
+    do_wait(fun, deadline, interval)
+  end
+
+  defp do_wait(fun, deadline, interval) do
+    case fun.() do
+      result when result not in [nil, false] ->
+        result
+
+      _ ->
+        if System.monotonic_time(:millisecond) > deadline do
+          flunk("condition not met in time")
+        else
+          Process.sleep(interval)
+          do_wait(fun, deadline, interval)
+        end
+    end
+  end
+
+  @doc "Runs Elixir `code` in a new OS process with this project's compiled code on its path."
+  def run_elixir(code) do
+    ebin = Mix.Project.compile_path()
+    elixir = System.find_executable("elixir") || flunk("elixir not on PATH")
+    System.cmd(elixir, ["-pa", ebin, "-e", code], stderr_to_stdout: true)
+  end
+
+  @doc "The repository root (bindings/elixir is two levels below it)."
+  def root, do: @root
+
+  @doc "libttlkv.a, as the compiler task found it."
+  def static_lib do
+    case System.get_env("TTLKV_LIB_DIR") do
+      dir when dir not in [nil, ""] -> Path.join(dir, "libttlkv.a")
+      _ -> Path.join([@root, "target", "release", "libttlkv.a"])
+    end
+  end
+
+  def include_dir, do: System.get_env("TTLKV_INCLUDE_DIR") || Path.join(@root, "include")
+
+  @doc "Builds test/support/ttlkv_probe.c against the header and the static library."
+  def build_probe do
+    out = Path.join(Mix.Project.build_path(), "ttlkv_probe")
+    src = Path.expand("ttlkv_probe.c", __DIR__)
+    cc = System.get_env("CC") || "cc"
+
+    args =
+      ["-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-I", include_dir(), src, static_lib()] ++
+        ["-o", out, "-lpthread", "-ldl", "-lm"]
+
+    {output, status} = System.cmd(cc, args, stderr_to_stdout: true)
+    assert status == 0, "building the C probe failed:\n#{output}"
+    out
+  end
+
+  def hex(bin), do: Base.encode16(bin, case: :lower)
+end

@@ -1,0 +1,3 @@
+# Tests that spawn other OS processes, count handles or measure timing run in sync modules.
+Logger.configure(level: :warning)
+ExUnit.start()

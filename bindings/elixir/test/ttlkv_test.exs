@@ -1,0 +1,234 @@
+defmodule TTLKVTest do
+  # Not async: some tests count live store handles in the VM.
+  use ExUnit.Case, async: false
+  doctest TTLKV
+
+  import TTLKV.TestHelpers
+
+  setup context do
+    dir = tmp_dir(context)
+    {:ok, store} = TTLKV.open(dir)
+    %{dir: dir, store: store}
+  end
+
+  describe "put, get, delete, keys" do
+    test "a value put is read back at once, byte for byte", %{store: s} do
+      every_byte = :binary.list_to_bin(Enum.to_list(0..255))
+      assert TTLKV.get(s, "ns", "k") == :not_found
+      assert TTLKV.put(s, "ns", "k", every_byte, 60_000) == :ok
+      assert TTLKV.get(s, "ns", "k") == {:ok, every_byte}
+      assert TTLKV.put(s, "ns", every_byte, "v", 60_000) == :ok
+      assert TTLKV.get(s, "ns", every_byte) == {:ok, "v"}
+    end
+
+    test "the empty key and the empty value are ordinary", %{store: s} do
+      assert TTLKV.put(s, "ns", "", "", 60_000) == :ok
+      assert TTLKV.get(s, "ns", "") == {:ok, ""}
+      assert TTLKV.keys(s, "ns") == {:ok, [""]}
+    end
+
+    test "iolists are accepted for namespace, key and value", %{store: s} do
+      assert TTLKV.put(s, ["n", ?s], ["k", ["e", "y"]], ["va", [?l]], 60_000) == :ok
+      assert TTLKV.get(s, "ns", "key") == {:ok, "val"}
+    end
+
+    test "values larger than the NIF's stack buffer come back whole", %{store: s} do
+      for size <- [4095, 4096, 4097, 65_536, 3_000_000] do
+        value = :crypto.strong_rand_bytes(size)
+        assert TTLKV.put(s, "ns", "big", value, 60_000) == :ok
+        assert TTLKV.get(s, "ns", "big") == {:ok, value}
+      end
+    end
+
+    test "delete reports whether a live entry was removed", %{store: s} do
+      assert TTLKV.delete(s, "ns", "k") == :not_found
+      :ok = TTLKV.put(s, "ns", "k", "v", 60_000)
+      assert TTLKV.delete(s, "ns", "k") == :ok
+      assert TTLKV.get(s, "ns", "k") == :not_found
+      assert TTLKV.delete(s, "ns", "k") == :not_found
+    end
+
+    test "keys lists the namespace's live keys in byte order, without the namespace",
+         %{store: s} do
+      for k <- ["b", "a", "c", <<0>>, <<255>>], do: :ok = TTLKV.put(s, "ns", k, "v", 60_000)
+      :ok = TTLKV.put(s, "other", "z", "v", 60_000)
+      assert TTLKV.keys(s, "ns") == {:ok, [<<0>>, "a", "b", "c", <<255>>]}
+      assert TTLKV.keys(s, "none") == {:ok, []}
+    end
+
+    test "namespaces never collide, whatever bytes they hold", %{store: s} do
+      :ok = TTLKV.put(s, "a:b", "c", "first", 60_000)
+      :ok = TTLKV.put(s, "a", "b:c", "second", 60_000)
+      assert TTLKV.get(s, "a:b", "c") == {:ok, "first"}
+      assert TTLKV.get(s, "a", "b:c") == {:ok, "second"}
+      assert TTLKV.keys(s, "a") == {:ok, ["b:c"]}
+    end
+
+    test "put_many writes every record atomically", %{store: s} do
+      records = for i <- 1..1000, do: {"k#{i}", "v#{i}"}
+      assert TTLKV.put_many(s, "ns", records, 60_000) == :ok
+      assert TTLKV.get(s, "ns", "k1000") == {:ok, "v1000"}
+      assert {:ok, keys} = TTLKV.keys(s, "ns")
+      assert length(keys) == 1000
+
+      bad = [{"x1", "1"}, {:binary.copy("k", 100_000), "too long"}, {"x2", "2"}]
+      assert {:error, {:key_too_long, detail}} = TTLKV.put_many(s, "ns", bad, 60_000)
+      assert is_binary(detail)
+      assert TTLKV.get(s, "ns", "x1") == :not_found
+      assert TTLKV.get(s, "ns", "x2") == :not_found
+      assert TTLKV.put_many(s, "ns", [], 60_000) == :ok
+    end
+
+    test "overwriting restarts the lifetime with the new TTL", %{store: s} do
+      :ok = TTLKV.put(s, "ns", "k", "v1", 3_600_000)
+      {:ok, long} = TTLKV.deadline(s, "ns", "k")
+      :ok = TTLKV.put(s, "ns", "k", "v2", 1_000)
+      {:ok, short} = TTLKV.deadline(s, "ns", "k")
+      assert short < long
+      now = System.os_time(:millisecond)
+      assert short in (now - 100)..(now + 1_000)
+      assert TTLKV.get(s, "ns", "k") == {:ok, "v2"}
+    end
+
+    test ":infinity never expires", %{store: s} do
+      :ok = TTLKV.put(s, "ns", "k", "v", :infinity)
+      assert TTLKV.deadline(s, "ns", "k") == {:ok, :infinity}
+    end
+  end
+
+  describe "expiry" do
+    test "an expired value is never returned, checked right at the deadline", %{store: s} do
+      :ok = TTLKV.put(s, "ns", "k", "v", 250)
+      {:ok, deadline} = TTLKV.deadline(s, "ns", "k")
+
+      # Read as fast as we can from well before the deadline to well after it.
+      reads = read_loop(s, deadline + 100, [])
+      before = for {t0, t1, r} <- reads, t1 < deadline, do: {t0, r}
+      past = for {t0, _t1, r} <- reads, t0 > deadline, do: r
+
+      assert length(before) > 10
+      assert length(past) > 10
+      assert Enum.all?(before, fn {_, r} -> r == {:ok, "v"} end)
+      assert Enum.all?(past, &(&1 == :not_found))
+      assert TTLKV.keys(s, "ns") == {:ok, []}
+      assert TTLKV.deadline(s, "ns", "k") == :not_found
+    end
+
+    test "a deleted key stays deleted and a new put is not hit by the old deadline",
+         %{store: s} do
+      :ok = TTLKV.put(s, "ns", "k", "old", 100)
+      {:ok, old_deadline} = TTLKV.deadline(s, "ns", "k")
+      :ok = TTLKV.delete(s, "ns", "k")
+      :ok = TTLKV.put(s, "ns", "k", "new", 60_000)
+      wait_until(fn -> System.os_time(:millisecond) > old_deadline + 50 end)
+      assert TTLKV.get(s, "ns", "k") == {:ok, "new"}
+    end
+  end
+
+  defp read_loop(s, until, acc) do
+    t0 = System.os_time(:millisecond)
+
+    if t0 > until do
+      acc
+    else
+      r = TTLKV.get(s, "ns", "k")
+      t1 = System.os_time(:millisecond)
+      read_loop(s, until, [{t0, t1, r} | acc])
+    end
+  end
+
+  describe "errors" do
+    test "runtime failures are {:error, {status, detail}}", %{store: s} do
+      assert {:error, {:ttl_invalid, d1}} = TTLKV.put(s, "ns", "k", "v", 0)
+      assert {:error, {:namespace_invalid, d2}} = TTLKV.put(s, "", "k", "v", 1_000)
+
+      assert {:error, {:namespace_invalid, _}} =
+               TTLKV.put(s, :binary.copy("n", 256), "k", "v", 1_000)
+
+      assert {:error, {:key_too_long, d3}} =
+               TTLKV.put(s, "ns", :binary.copy("k", 10_000), "v", 1_000)
+
+      assert {:error, {:key_too_long, _}} = TTLKV.get(s, "ns", :binary.copy("k", 10_000))
+      assert {:error, {:namespace_invalid, _}} = TTLKV.keys(s, "")
+      for d <- [d1, d2, d3], do: assert(is_binary(d) and d != "")
+      # The store is still fine afterwards.
+      assert TTLKV.put(s, "ns", "k", "v", 1_000) == :ok
+    end
+
+    test "a value over 1 GiB is refused, not truncated", %{store: s} do
+      huge = :binary.copy(<<0>>, 1024 * 1024 * 1024 + 1)
+      assert {:error, {:value_too_large, _}} = TTLKV.put(s, "ns", "k", huge, 1_000)
+      assert TTLKV.get(s, "ns", "k") == :not_found
+    end
+
+    test "a closed store answers {:error, :closed}; close is idempotent", %{store: s} do
+      :ok = TTLKV.put(s, "ns", "k", "v", 60_000)
+      assert TTLKV.close(s) == :ok
+      assert TTLKV.close(s) == :ok
+      assert TTLKV.get(s, "ns", "k") == {:error, :closed}
+      assert TTLKV.put(s, "ns", "k", "v", 1_000) == {:error, :closed}
+      assert TTLKV.put_many(s, "ns", [{"a", "b"}], 1_000) == {:error, :closed}
+      assert TTLKV.delete(s, "ns", "k") == {:error, :closed}
+      assert TTLKV.keys(s, "ns") == {:error, :closed}
+      assert TTLKV.deadline(s, "ns", "k") == {:error, :closed}
+    end
+
+    test "wrong argument types raise ArgumentError", %{store: s} do
+      assert_raise ArgumentError, fn -> TTLKV.put(s, "ns", 1, "v", 1_000) end
+      assert_raise ArgumentError, fn -> TTLKV.put(s, "ns", "k", :v, 1_000) end
+      assert_raise ArgumentError, fn -> TTLKV.put(s, "ns", "k", "v", -1) end
+      assert_raise ArgumentError, fn -> TTLKV.put(s, "ns", "k", "v", 1.5) end
+      assert_raise ArgumentError, fn -> TTLKV.put(s, "ns", "k", "v", :forever) end
+      assert_raise ArgumentError, fn -> TTLKV.get(s, nil, "k") end
+      assert_raise ArgumentError, fn -> TTLKV.get(%{}, "ns", "k") end
+      assert_raise ArgumentError, fn -> TTLKV.get(make_ref(), "ns", "k") end
+      assert_raise ArgumentError, fn -> TTLKV.put_many(s, "ns", [{"k"}], 1_000) end
+      assert_raise ArgumentError, fn -> TTLKV.put_many(s, "ns", ["k"], 1_000) end
+      assert_raise ArgumentError, fn -> TTLKV.put_many(s, "ns", :x, 1_000) end
+      assert_raise ArgumentError, fn -> TTLKV.open("/tmp/a\0b") end
+      assert_raise ArgumentError, fn -> TTLKV.open("/tmp/x", bogus: 1) end
+      assert_raise ArgumentError, fn -> TTLKV.open("/tmp/x", durability: :eventually) end
+      assert_raise ArgumentError, fn -> TTLKV.open("/tmp/x", map_size: -1) end
+    end
+
+    test "a path that is a file, or cannot be created, is an open error", %{dir: dir} do
+      file = Path.join(dir, "a-file")
+      File.write!(file, "x")
+      assert {:error, {status, detail}} = TTLKV.open(file)
+      assert status in [:path_invalid, :io, :incompatible]
+      assert detail =~ "a-file"
+      assert {:error, {_, _}} = TTLKV.open(Path.join(file, "below"))
+      assert {:error, {:path_invalid, _}} = TTLKV.open("")
+    end
+  end
+
+  describe "the library" do
+    test "reports its version and the ABI the NIF checked at load" do
+      assert TTLKV.abi_version() == TTLKV.NIF.abi_version_expected()
+      assert TTLKV.version() =~ "LMDB"
+    end
+
+    test "an ABI mismatch at load is explained" do
+      text = TTLKV.NIF.explain(:load_failed, "Library load-call unsuccessful (#{0x10000 + 2}).")
+      assert text =~ "ABI version 2"
+      assert text =~ "ABI version 1"
+    end
+
+    test "open options are passed on", %{dir: dir} do
+      dir2 = dir <> "-periodic"
+      on_exit(fn -> File.rm_rf(dir2) end)
+
+      assert {:ok, s} =
+               TTLKV.open(dir2,
+                 durability: :periodic,
+                 sync_interval: 200,
+                 map_size: 16 * 1024 * 1024,
+                 max_map_size: 1024 * 1024 * 1024,
+                 max_readers: 256
+               )
+
+      assert TTLKV.put(s, "ns", "k", "v", 1_000) == :ok
+      assert inspect(s) == "#TTLKV<#{dir2}>"
+    end
+  end
+end
