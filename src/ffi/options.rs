@@ -1,0 +1,185 @@
+//! The options builder: `ttlkv_options_new`, `ttlkv_options_set_*`, `ttlkv_options_free`.
+
+use std::time::Duration;
+
+use super::cast::{BoxCastPtr, Castable, OwnershipBox};
+use super::status::{invalid, ttlkv_status, ttlkv_status::TTLKV_OK};
+use super::{TTLKV_DURABILITY_PERIODIC, TTLKV_DURABILITY_SYNC};
+use crate::{Durability, Options};
+
+/// Options for `ttlkv_open()`: an opaque builder, so that new options never change the ABI.
+///
+/// Made by `ttlkv_options_new()` with every option at its default, changed by the
+/// `ttlkv_options_set_*()` functions, released by `ttlkv_options_free()`. `ttlkv_open()` only
+/// reads it: one builder may open several stores, and may be freed right after the open.
+/// A builder is not thread-safe: do not change it while another thread uses it.
+pub struct ttlkv_options {
+    _private: [u8; 0],
+}
+
+/// The Rust side of a `ttlkv_options`.
+#[derive(Clone, Debug)]
+pub(crate) struct OptionsBuilder {
+    pub(crate) options: Options,
+    periodic: bool,
+    interval: Duration,
+}
+
+impl Default for OptionsBuilder {
+    fn default() -> Self {
+        OptionsBuilder {
+            options: Options::default(),
+            periodic: false,
+            interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl OptionsBuilder {
+    /// The options `ttlkv_open` passes to [`crate::Store::open`], which validates them together.
+    pub(crate) fn build(&self) -> Options {
+        let durability = if self.periodic {
+            Durability::Periodic {
+                interval: self.interval,
+            }
+        } else {
+            Durability::Sync
+        };
+        self.options.clone().durability(durability)
+    }
+}
+
+impl Castable for ttlkv_options {
+    type Ownership = OwnershipBox;
+    type RustType = OptionsBuilder;
+}
+
+/// A new options builder with every option at its default: map size 16 MiB, maximum map
+/// size 64 GiB, durability TTLKV_DURABILITY_SYNC, sync interval 1000 ms, 1024 reader slots.
+///
+/// Returns NULL only if the allocation failed or ttlkv panicked. Release it with
+/// `ttlkv_options_free()`.
+#[no_mangle]
+pub extern "C" fn ttlkv_options_new() -> *mut ttlkv_options {
+    ffi_panic_boundary!("ttlkv_options_new", {
+        ttlkv_options::to_mut_ptr(OptionsBuilder::default())
+    })
+}
+
+/// Sets the initial size of the memory map in bytes (at least 16384; rounded up to the page
+/// size). The map grows on demand up to the maximum map size.
+///
+/// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL or `bytes` is below 16384 or
+/// larger than the address space. `ttlkv_open()` fails with TTLKV_INVALID_ARGUMENT when the
+/// map size is larger than the maximum map size.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_options_set_map_size(o: *mut ttlkv_options, bytes: u64) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_options_set_map_size", {
+        let o = try_handle_mut!(o, "options");
+        if bytes < 16 << 10 || bytes > isize::MAX as u64 {
+            return invalid(format_args!("map size {bytes} is not in 16384..={}", isize::MAX));
+        }
+        o.options.map_size = bytes as usize;
+        TTLKV_OK
+    })
+}
+
+/// Sets the size the map never grows beyond; a put that needs more fails with TTLKV_FULL.
+///
+/// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL or `bytes` is below 16384 or
+/// larger than the address space.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_options_set_max_map_size(o: *mut ttlkv_options, bytes: u64) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_options_set_max_map_size", {
+        let o = try_handle_mut!(o, "options");
+        if bytes < 16 << 10 || bytes > isize::MAX as u64 {
+            return invalid(format_args!(
+                "max map size {bytes} is not in 16384..={}",
+                isize::MAX
+            ));
+        }
+        o.options.max_map_size = bytes as usize;
+        TTLKV_OK
+    })
+}
+
+/// Sets the durability: TTLKV_DURABILITY_SYNC (a put is on disk when it returns; concurrent
+/// writers share one fsync) or TTLKV_DURABILITY_PERIODIC (commits skip fsync, a background
+/// flush runs every sync interval: a crash of the process loses nothing, a power loss can
+/// lose the last interval).
+///
+/// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL or `durability` is neither.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_options_set_durability(
+    o: *mut ttlkv_options,
+    durability: u32,
+) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_options_set_durability", {
+        let o = try_handle_mut!(o, "options");
+        o.periodic = match durability {
+            TTLKV_DURABILITY_SYNC => false,
+            TTLKV_DURABILITY_PERIODIC => true,
+            other => return invalid(format_args!(
+                "durability {other} is neither TTLKV_DURABILITY_SYNC (0) nor TTLKV_DURABILITY_PERIODIC (1)"
+            )),
+        };
+        TTLKV_OK
+    })
+}
+
+/// Sets the interval of the background flush in TTLKV_DURABILITY_PERIODIC mode, in
+/// milliseconds (1 to 86400000; default 1000). Ignored in TTLKV_DURABILITY_SYNC mode.
+///
+/// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL or `ms` is out of range.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_options_set_sync_interval_ms(o: *mut ttlkv_options, ms: u64) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_options_set_sync_interval_ms", {
+        let o = try_handle_mut!(o, "options");
+        if ms == 0 || ms > 86_400_000 {
+            return invalid(format_args!("sync interval {ms} ms is not in 1..=86400000"));
+        }
+        o.interval = Duration::from_millis(ms);
+        TTLKV_OK
+    })
+}
+
+/// Sets the number of LMDB reader slots (1 to 1048576; default 1024). The slots are shared by
+/// every process using the store; the first process to create the store decides.
+///
+/// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL or `n` is out of range.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_options_set_max_readers(o: *mut ttlkv_options, n: u32) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_options_set_max_readers", {
+        let o = try_handle_mut!(o, "options");
+        if n == 0 || n > 1 << 20 {
+            return invalid(format_args!("max readers {n} is not in 1..=1048576"));
+        }
+        o.options.max_readers = n;
+        TTLKV_OK
+    })
+}
+
+/// Sets how many expired entries the background expiry thread removes per write transaction
+/// (at least 1; default 10000). Smaller batches keep each transaction short.
+///
+/// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL or `n` is 0 or too large.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_options_set_expiry_batch(o: *mut ttlkv_options, n: u64) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_options_set_expiry_batch", {
+        let o = try_handle_mut!(o, "options");
+        if n == 0 || n > u32::MAX as u64 {
+            return invalid(format_args!("expiry batch {n} is not in 1..=4294967295"));
+        }
+        o.options.expiry_batch = n as usize;
+        TTLKV_OK
+    })
+}
+
+/// Releases an options builder. NULL is allowed (nothing happens). Must not be called twice
+/// on the same builder.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_options_free(o: *mut ttlkv_options) {
+    ffi_panic_boundary!("ttlkv_options_free", {
+        drop(ttlkv_options::to_box(o));
+    })
+}
