@@ -1,0 +1,352 @@
+"""ttlkv from Python against its peers, measured in one run: py-lmdb (raw LMDB, one
+transaction per operation) and diskcache (SQLite).
+
+    make bench-python                 # or: python benches/python/bench.py [--n N]
+
+Workload: N distinct random 32-byte keys (default 100,000), 256-byte values, one thread
+unless said otherwise; every store in a fresh temporary directory. Synchronous puts wait for
+fsync, so they run for at most --sync-seconds (default 4 s) or N operations, whichever comes
+first. "2 processes" runs two worker processes on one store at once and reports their
+combined rate. Prints a table of operations per second, the ratios against the peers, and
+whether each target of the issue is met. This is a benchmark, not a test: it always exits 0
+unless something fails outright.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import multiprocessing
+import os
+import platform
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import diskcache
+import lmdb
+
+import ttlkv
+
+KEY_SIZE = 32
+VALUE_SIZE = 256
+TTL = 3600
+MAP_SIZE = 4 << 30
+
+
+class Timer:
+    """Runs ``body(keys)`` over keys with the collector off; returns operations per second."""
+
+    @staticmethod
+    def rate(body: Callable[[Sequence[bytes]], None], keys: Sequence[bytes]) -> float:
+        gc.collect()
+        gc.disable()
+        try:
+            started = time.perf_counter()
+            body(keys)
+            elapsed = time.perf_counter() - started
+        finally:
+            gc.enable()
+        return len(keys) / elapsed
+
+    @staticmethod
+    def bounded(op: Callable[[bytes], None], keys: Sequence[bytes], seconds: float) -> float:
+        """Calls ``op`` on keys until they run out or ``seconds`` pass (for fsync-bound ops)."""
+        gc.collect()
+        gc.disable()
+        try:
+            started = time.perf_counter()
+            stop = started + seconds
+            done = 0
+            for key in keys:
+                op(key)
+                done += 1
+                if done % 64 == 0 and time.perf_counter() > stop:
+                    break
+            elapsed = time.perf_counter() - started
+        finally:
+            gc.enable()
+        return done / elapsed
+
+
+def make_keys(n: int, seed: int) -> List[bytes]:
+    rng = random.Random(seed)
+    keys = {rng.randbytes(KEY_SIZE) for _ in range(n + n // 10)}
+    return list(keys)[:n]
+
+
+# --- the three stores, behind one small interface -------------------------------------------
+
+
+class TTLKV:
+    name = "ttlkv"
+
+    def __init__(self, path: str, mode: str) -> None:
+        self.store = ttlkv.Store(path, durability="sync" if mode == "sync" else "periodic",
+                                 map_size=1 << 30)
+        self.ns = self.store.namespace("bench", ttl=TTL)
+
+    def puts(self, keys: Sequence[bytes], value: bytes) -> None:
+        put = self.ns.put
+        for k in keys:
+            put(k, value)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.ns.put(key, value)
+
+    def gets(self, keys: Sequence[bytes]) -> None:
+        get = self.ns.get
+        for k in keys:
+            get(k)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class LMDB:
+    name = "py-lmdb"
+
+    def __init__(self, path: str, mode: str) -> None:
+        # mode "sync": LMDB's default (fsync on commit); otherwise sync=False like ttlkv's
+        # periodic mode (ttlkv also flushes in the background; LMDB here never does).
+        self.env = lmdb.open(path, map_size=MAP_SIZE, sync=(mode == "sync"), max_readers=256)
+
+    def puts(self, keys: Sequence[bytes], value: bytes) -> None:
+        begin = self.env.begin
+        for k in keys:
+            with begin(write=True) as txn:
+                txn.put(k, value)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        with self.env.begin(write=True) as txn:
+            txn.put(key, value)
+
+    def gets(self, keys: Sequence[bytes]) -> None:
+        begin = self.env.begin
+        for k in keys:
+            with begin() as txn:
+                txn.get(k)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class DiskCache:
+    name = "diskcache"
+
+    def __init__(self, path: str, mode: str) -> None:
+        self.cache = diskcache.Cache(path)
+
+    def puts(self, keys: Sequence[bytes], value: bytes) -> None:
+        set_ = self.cache.set
+        for k in keys:
+            set_(k, value, expire=TTL)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.cache.set(key, value, expire=TTL)
+
+    def gets(self, keys: Sequence[bytes]) -> None:
+        get = self.cache.get
+        for k in keys:
+            get(k)
+
+    def close(self) -> None:
+        self.cache.close()
+
+
+KINDS = {"ttlkv": TTLKV, "py-lmdb": LMDB, "diskcache": DiskCache}
+
+
+# --- two processes on one store -------------------------------------------------------------
+
+
+def _worker(kind: str, path: str, op: str, keys: List[bytes], barrier, results) -> None:  # type: ignore[no-untyped-def]
+    store = KINDS[kind](path, "periodic")
+    value = os.urandom(VALUE_SIZE)
+    barrier.wait()
+    if op == "get":
+        rate = Timer.rate(store.gets, keys)
+    else:
+        rate = Timer.rate(lambda ks: store.puts(ks, value), keys)
+    store.close()
+    results.put(rate)
+
+
+def two_processes(kind: str, path: str, op: str, keys: List[bytes]) -> float:
+    """Combined ops/s of two processes sharing one store (each on half of the keys for puts,
+    all of them for gets)."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    results = ctx.Queue()
+    halves = [keys, keys] if op == "get" else [keys[0::2], keys[1::2]]
+    procs = [
+        ctx.Process(target=_worker, args=(kind, path, op, part, barrier, results))
+        for part in halves
+    ]
+    for p in procs:
+        p.start()
+    rates = [results.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise RuntimeError(f"{kind} worker failed")
+    return sum(rates)
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def threads_sync_puts(path: str, keys: List[bytes], threads: int, seconds: float) -> float:
+    store = ttlkv.Store(path, durability="sync", map_size=1 << 30)
+    ns = store.namespace("bench", ttl=TTL)
+    value = os.urandom(VALUE_SIZE)
+    parts = [keys[i::threads] for i in range(threads)]
+    counts = [0] * threads
+    barrier = threading.Barrier(threads + 1)
+    stop_at = [0.0]
+
+    def work(i: int) -> None:
+        put = ns.put
+        barrier.wait()
+        done = 0
+        for k in parts[i]:
+            put(k, value)
+            done += 1
+            if done % 16 == 0 and time.perf_counter() > stop_at[0]:
+                break
+        counts[i] = done
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    started = time.perf_counter()
+    stop_at[0] = started + seconds
+    barrier.wait()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - started
+    store.close()
+    return sum(counts) / elapsed
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=int(os.environ.get("BENCH_N", 100_000)))
+    parser.add_argument("--sync-seconds", type=float, default=4.0)
+    parser.add_argument("--dir", default=None, help="where the stores go (default: a temp dir)")
+    args = parser.parse_args(argv)
+    n = args.n
+    root = tempfile.mkdtemp(prefix="ttlkv-bench-", dir=args.dir)
+    print(f"ttlkv Python benchmark: N={n:,} keys of {KEY_SIZE} B, values of {VALUE_SIZE} B")
+    print(f"  {ttlkv.library_version()}; py-lmdb {lmdb.__version__} (LMDB {'.'.join(map(str, lmdb.version()))}); "
+          f"diskcache {diskcache.__version__}; Python {platform.python_version()}; "
+          f"{os.cpu_count()} CPUs; stores in {root}")
+    keys = make_keys(n, 1)
+    misses = make_keys(n, 2)
+    miss_set = set(keys)
+    misses = [k for k in misses if k not in miss_set]
+    shuffled = keys[:]
+    random.Random(3).shuffle(shuffled)
+    value = os.urandom(VALUE_SIZE)
+    results: Dict[Tuple[str, str], float] = {}
+
+    def fresh(name: str) -> str:
+        path = os.path.join(root, name)
+        os.makedirs(path)
+        return path
+
+    try:
+        for kind, cls in KINDS.items():
+            print(f"  {kind}: single thread ...", flush=True)
+            store = cls(fresh(f"{kind}-periodic"), "periodic")
+            results[(kind, "put")] = Timer.rate(lambda ks: store.puts(ks, value), keys)
+            results[(kind, "get hit")] = Timer.rate(store.gets, shuffled)
+            results[(kind, "get miss")] = Timer.rate(store.gets, misses)
+            store.close()
+            if kind != "diskcache":
+                store = cls(fresh(f"{kind}-sync"), "sync")
+                results[(kind, "put sync")] = Timer.bounded(
+                    lambda k: store.put(k, value), keys, args.sync_seconds
+                )
+                store.close()
+
+        print("  ttlkv: sync puts from 8 threads ...", flush=True)
+        results[("ttlkv", "put sync 8 threads")] = threads_sync_puts(
+            fresh("ttlkv-sync-threads"), keys, 8, args.sync_seconds
+        )
+        results[("ttlkv", "put sync 1 thread")] = threads_sync_puts(
+            fresh("ttlkv-sync-thread"), keys, 1, args.sync_seconds
+        )
+
+        for kind, cls in KINDS.items():
+            print(f"  {kind}: two processes on one store ...", flush=True)
+            path = fresh(f"{kind}-2p")
+            store = cls(path, "periodic")
+            store.puts(keys, value)
+            store.close()
+            results[(kind, "2 processes get")] = two_processes(kind, path, "get", keys)
+            results[(kind, "2 processes put")] = two_processes(
+                kind, fresh(f"{kind}-2p-put"), "put", keys
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    report(results, n, args.sync_seconds)
+    return 0
+
+
+def report(r: Dict[Tuple[str, str], float], n: int, sync_seconds: float) -> None:
+    def get(kind: str, op: str) -> Optional[float]:
+        return r.get((kind, op))
+
+    def fmt(x: Optional[float]) -> str:
+        return f"{x:>12,.0f}" if x is not None else f"{'—':>12}"
+
+    def ratio(a: Optional[float], b: Optional[float]) -> str:
+        return f"{a / b:>9.2f}x" if a and b else f"{'—':>10}"
+
+    rows = [
+        ("get (hit)", "get hit", "get hit", "get hit"),
+        ("get (miss)", "get miss", "get miss", "get miss"),
+        ("put periodic | lmdb sync=False | dc set(expire)", "put", "put", "put"),
+        ("put sync | lmdb default sync", "put sync", "put sync", None),
+        ("2 processes: get (hit)", "2 processes get", "2 processes get", "2 processes get"),
+        ("2 processes: put periodic | sync=False | set", "2 processes put", "2 processes put", "2 processes put"),
+    ]
+    print()
+    print(f"{'operation (ops/s)':<50}{'ttlkv':>12}{'py-lmdb':>12}{'diskcache':>12}{'vs lmdb':>10}{'vs dc':>10}")
+    print("-" * 106)
+    for label, ours, lm, dc in rows:
+        a, b, c = get("ttlkv", ours), get("py-lmdb", lm), get("diskcache", dc) if dc else None
+        print(f"{label:<50}{fmt(a)}{fmt(b)}{fmt(c)}{ratio(a, b)}{ratio(a, c)}")
+    one, eight = get("ttlkv", "put sync 1 thread"), get("ttlkv", "put sync 8 threads")
+    print(f"{'put sync, 8 threads (vs 1 thread: ' + fmt(one).strip() + ')':<50}{fmt(eight)}{'':>24}{'':>10}{'':>10}  {ratio(eight, one).strip()} of 1 thread")
+    print()
+    print(f"Sync puts ran for at most {sync_seconds:g} s (or N={n:,} operations).")
+
+    targets = [
+        ("get hit >= 0.5 x py-lmdb", get("ttlkv", "get hit"), get("py-lmdb", "get hit"), 0.5),
+        ("get hit >= 4 x diskcache", get("ttlkv", "get hit"), get("diskcache", "get hit"), 4),
+        ("get miss >= 0.5 x py-lmdb", get("ttlkv", "get miss"), get("py-lmdb", "get miss"), 0.5),
+        ("get miss >= 4 x diskcache", get("ttlkv", "get miss"), get("diskcache", "get miss"), 4),
+        ("put periodic >= 0.5 x py-lmdb sync=False", get("ttlkv", "put"), get("py-lmdb", "put"), 0.5),
+        ("put periodic >= 5 x diskcache set(expire)", get("ttlkv", "put"), get("diskcache", "put"), 5),
+        ("put sync >= 0.9 x py-lmdb default sync", get("ttlkv", "put sync"), get("py-lmdb", "put sync"), 0.9),
+        ("put sync 8 threads >= 3 x 1 thread", eight, one, 3),
+    ]
+    print()
+    print("Targets (issue #4):")
+    for label, a, b, want in targets:
+        if a is None or b is None:
+            print(f"  {label:<45} —")
+            continue
+        got = a / b
+        print(f"  {label:<45} {got:6.2f}x  {'met' if got >= want else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
