@@ -425,48 +425,6 @@ nif_get(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     return do_get(env, argv);
 }
 
-/* get_many(Store, Ns, [Key]) -> [{ok, Value} | not_found] | {error, _}: one dirty hop for many
- * reads (PowCache.all/2). Each read is its own short transaction. */
-static ERL_NIF_TERM
-nif_get_many(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
-{
-    ERL_NIF_TERM args[3], list = argv[2], head, out;
-    unsigned int count;
-    (void)argc;
-    if (!enif_get_list_length(env, list, &count)) {
-        return enif_make_badarg(env);
-    }
-    ERL_NIF_TERM *results = enif_alloc(sizeof(ERL_NIF_TERM) * (count > 0 ? count : 1));
-    if (results == NULL) {
-        return enif_raise_exception(env, enif_make_atom(env, "enomem"));
-    }
-    args[0] = argv[0];
-    args[1] = argv[1];
-    for (unsigned int i = 0; i < count; i++) {
-        ERL_NIF_TERM r, reason;
-        enif_get_list_cell(env, list, &head, &list);
-        args[2] = head;
-        r = do_get(env, args);
-        if (enif_has_pending_exception(env, &reason)) {
-            enif_free(results);
-            return r;
-        }
-        if (enif_is_tuple(env, r)) {
-            const ERL_NIF_TERM *t;
-            int arity;
-            enif_get_tuple(env, r, &arity, &t);
-            if (enif_is_identical(t[0], ATOM_ERROR)) {
-                enif_free(results);
-                return r;
-            }
-        }
-        results[i] = r;
-    }
-    out = enif_make_list_from_array(env, results, count);
-    enif_free(results);
-    return out;
-}
-
 /* delete(Store, Ns, Key) -> ok (a live entry was removed) | not_found | {error, _} */
 static ERL_NIF_TERM
 nif_delete(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
@@ -513,37 +471,95 @@ nif_deadline(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     return make_error(env, st);
 }
 
-/* keys(Store, Ns) -> {ok, [Key]} in key (byte) order | {error, _} */
+/* The list's keys (and values, for ttlkv_entries) as [Key] or [{Key, Value}], in key order. */
 static ERL_NIF_TERM
-nif_keys(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+key_list_to_term(ErlNifEnv *env, ttlkv_key_list *kl, int with_values)
 {
-    nif_store *s;
-    ErlNifBinary ns;
-    ttlkv_key_list *kl = NULL;
-    (void)argc;
-    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns)) {
-        return enif_make_badarg(env);
-    }
-    ttlkv_status st = ttlkv_keys(s->store, ns.data, ns.size, &kl);
-    if (st != TTLKV_OK) {
-        return make_error(env, st);
-    }
     size_t n = ttlkv_key_list_len(kl);
     ERL_NIF_TERM list = enif_make_list(env, 0);
     /* Built back to front so the list comes out in the library's key order. */
     for (size_t i = n; i > 0; i--) {
-        const uint8_t *k = NULL;
-        size_t klen = 0;
-        st = ttlkv_key_list_get(kl, i - 1, &k, &klen);
-        if (st != TTLKV_OK) {
-            ERL_NIF_TERM err = make_error(env, st);
-            ttlkv_key_list_free(kl);
-            return err;
+        const uint8_t *k = NULL, *v = NULL;
+        size_t klen = 0, vlen = 0;
+        ttlkv_status st = ttlkv_key_list_get(kl, i - 1, &k, &klen);
+        if (st == TTLKV_OK && with_values) {
+            st = ttlkv_key_list_value(kl, i - 1, &v, &vlen);
         }
-        list = enif_make_list_cell(env, make_binary_copy(env, k, klen), list);
+        if (st != TTLKV_OK) {
+            return make_error(env, st);
+        }
+        ERL_NIF_TERM item = make_binary_copy(env, k, klen);
+        if (with_values) {
+            item = enif_make_tuple2(env, item, make_binary_copy(env, v, vlen));
+        }
+        list = enif_make_list_cell(env, item, list);
     }
-    ttlkv_key_list_free(kl);
     return enif_make_tuple2(env, ATOM_OK, list);
+}
+
+/* keys(Store, Ns) -> {ok, [Key]} | {error, _};
+ * entries(Store, Ns) -> {ok, [{Key, Value}]} | {error, _}: one snapshot, key order. */
+static ERL_NIF_TERM
+list_ns(ErlNifEnv *env, const ERL_NIF_TERM argv[], int with_values)
+{
+    nif_store *s;
+    ErlNifBinary ns;
+    ttlkv_key_list *kl = NULL;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = with_values ? ttlkv_entries(s->store, ns.data, ns.size, &kl)
+                                  : ttlkv_keys(s->store, ns.data, ns.size, &kl);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    ERL_NIF_TERM out = key_list_to_term(env, kl, with_values);
+    ttlkv_key_list_free(kl);
+    return out;
+}
+
+static ERL_NIF_TERM
+nif_keys(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return list_ns(env, argv, 0);
+}
+
+static ERL_NIF_TERM
+nif_entries(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return list_ns(env, argv, 1);
+}
+
+/* sync(Store) -> ok | {error, _}: flush now (periodic mode). */
+static ERL_NIF_TERM
+nif_sync(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    (void)argc;
+    if (!get_store(env, argv[0], &s)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_sync(s->store);
+    return st == TTLKV_OK ? ATOM_OK : make_error(env, st);
+}
+
+/* purge_expired(Store) -> {ok, Removed} | {error, _} */
+static ERL_NIF_TERM
+nif_purge_expired(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    uint64_t removed = 0;
+    (void)argc;
+    if (!get_store(env, argv[0], &s)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_purge_expired(s->store, &removed);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    return enif_make_tuple2(env, ATOM_OK, enif_make_uint64(env, (ErlNifUInt64)removed));
 }
 
 /* --- load ----------------------------------------------------------------------------- */
@@ -600,10 +616,12 @@ static ErlNifFunc nif_funcs[] = {
     {"get", 3, nif_get, DIRTY_IO},
     /* The same read on a normal scheduler: measured in the README, not used by default. */
     {"get_normal", 3, nif_get, 0},
-    {"get_many", 3, nif_get_many, DIRTY_IO},
     {"delete", 3, nif_delete, DIRTY_IO},
     {"deadline", 3, nif_deadline, DIRTY_IO},
     {"keys", 2, nif_keys, DIRTY_IO},
+    {"entries", 2, nif_entries, DIRTY_IO},
+    {"sync", 1, nif_sync, DIRTY_IO},
+    {"purge_expired", 1, nif_purge_expired, DIRTY_IO},
 };
 
 ERL_NIF_INIT(Elixir.TTLKV.NIF, nif_funcs, on_load, NULL, on_upgrade, NULL)

@@ -205,13 +205,6 @@ defmodule TTLKV do
   @spec get(t(), namespace(), key()) :: {:ok, binary()} | :not_found | {:error, reason()}
   def get(store, namespace, key), do: TTLKV.NIF.get(ref!(store), namespace, key)
 
-  @doc false
-  # Reads of many keys of one namespace in one NIF call (one dirty-scheduler hop).
-  @spec get_many(t(), namespace(), [key()]) ::
-          [{:ok, binary()} | :not_found] | {:error, reason()}
-  def get_many(store, namespace, keys) when is_list(keys),
-    do: TTLKV.NIF.get_many(ref!(store), namespace, keys)
-
   @doc """
   Removes `key`. `:ok` when a live entry was removed, `:not_found` when there was none.
 
@@ -240,6 +233,33 @@ defmodule TTLKV do
   """
   @spec keys(t(), namespace()) :: {:ok, [binary()]} | {:error, reason()}
   def keys(store, namespace), do: TTLKV.NIF.keys(ref!(store), namespace)
+
+  @doc """
+  Every live `{key, value}` of `namespace`, in key order, from one consistent snapshot.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.unique_integer([:positive])}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.put_many(store, "cache", [{"b", "2"}, {"a", "1"}], 60_000)
+      :ok
+      iex> TTLKV.entries(store, "cache")
+      {:ok, [{"a", "1"}, {"b", "2"}]}
+  """
+  @spec entries(t(), namespace()) :: {:ok, [{binary(), binary()}]} | {:error, reason()}
+  def entries(store, namespace), do: TTLKV.NIF.entries(ref!(store), namespace)
+
+  @doc """
+  Flushes committed writes to disk now (for `durability: :periodic`, before a planned stop).
+  """
+  @spec sync(t()) :: :ok | {:error, reason()}
+  def sync(store), do: TTLKV.NIF.sync(ref!(store))
+
+  @doc """
+  Removes every entry past its deadline now, without waiting for the library's expiry
+  thread (which does the same on its own); returns how many this call removed. Expired
+  entries are never returned either way: this only reclaims their space sooner.
+  """
+  @spec purge_expired(t()) :: {:ok, non_neg_integer()} | {:error, reason()}
+  def purge_expired(store), do: TTLKV.NIF.purge_expired(ref!(store))
 
   @doc "The library's version text: crate and LMDB versions."
   @spec version() :: String.t()

@@ -133,7 +133,10 @@ defmodule TTLKV.PowCacheTest do
       {:ok, d} = deadline(@config, "key")
       :ok = stop_supervised(PowCache)
 
+      # The value names the atom :session: a real app has its atoms loaded (values are read
+      # back with binary_to_term(_, [:safe]), which creates none).
       code = """
+      _ = :session
       {:ok, _} = TTLKV.PowCache.start_link(path: #{inspect(dir)})
       config = #{inspect(@config)}
       result = {

@@ -90,6 +90,17 @@ defmodule TTLKVTest do
       assert TTLKV.get(s, "ns", "k") == {:ok, "v2"}
     end
 
+    test "entries gives keys and values of one snapshot; purge_expired and sync", %{store: s} do
+      :ok = TTLKV.put(s, "ns", "short", "x", 50)
+      :ok = TTLKV.put_many(s, "ns", [{"long", "y"}, {"a", ""}], 60_000)
+      {:ok, d} = TTLKV.deadline(s, "ns", "short")
+      wait_until(fn -> System.os_time(:millisecond) > d end)
+      assert TTLKV.entries(s, "ns") == {:ok, [{"a", ""}, {"long", "y"}]}
+      assert {:ok, removed} = TTLKV.purge_expired(s)
+      assert removed in [0, 1]
+      assert TTLKV.sync(s) == :ok
+    end
+
     test ":infinity never expires", %{store: s} do
       :ok = TTLKV.put(s, "ns", "k", "v", :infinity)
       assert TTLKV.deadline(s, "ns", "k") == {:ok, :infinity}
@@ -171,6 +182,9 @@ defmodule TTLKVTest do
       assert TTLKV.delete(s, "ns", "k") == {:error, :closed}
       assert TTLKV.keys(s, "ns") == {:error, :closed}
       assert TTLKV.deadline(s, "ns", "k") == {:error, :closed}
+      assert TTLKV.entries(s, "ns") == {:error, :closed}
+      assert TTLKV.sync(s) == {:error, :closed}
+      assert TTLKV.purge_expired(s) == {:error, :closed}
     end
 
     test "wrong argument types raise ArgumentError", %{store: s} do

@@ -68,8 +68,10 @@ defmodule TTLKV.NIF do
   def put_many(_store, _ns, _records, _ttl), do: :erlang.nif_error(:nif_not_loaded)
   def get(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
   def get_normal(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
-  def get_many(_store, _ns, _keys), do: :erlang.nif_error(:nif_not_loaded)
   def delete(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
   def deadline(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
   def keys(_store, _ns), do: :erlang.nif_error(:nif_not_loaded)
+  def entries(_store, _ns), do: :erlang.nif_error(:nif_not_loaded)
+  def sync(_store), do: :erlang.nif_error(:nif_not_loaded)
+  def purge_expired(_store), do: :erlang.nif_error(:nif_not_loaded)
 end

@@ -293,38 +293,23 @@ defmodule TTLKV.PowCache do
     namespace = namespace!(config)
     store = store!(config)
 
-    raw_keys =
-      case TTLKV.keys(store, namespace) do
-        {:ok, keys} -> keys
+    entries =
+      case TTLKV.entries(store, namespace) do
+        {:ok, entries} -> entries
         {:error, reason} -> fail!(reason, :all)
       end
 
-    matched =
-      raw_keys
-      |> Enum.map(fn raw -> {Key.list_form(Key.decode(raw)), raw} end)
-      |> match(key_match)
-      |> Enum.sort()
+    entries
+    |> Enum.map(fn {raw, bin} -> {Key.list_form(Key.decode(raw)), bin} end)
+    |> match(key_match)
+    |> Enum.sort()
+    |> Enum.flat_map(fn {list_form, bin} ->
+      key = Key.unwrap(list_form)
 
-    values =
-      case TTLKV.get_many(store, namespace, Enum.map(matched, &elem(&1, 1))) do
-        {:error, reason} -> fail!(reason, :all)
-        values -> values
+      case decode_value(bin, namespace, key) do
+        :not_found -> []
+        value -> [{key, value}]
       end
-
-    matched
-    |> Enum.zip(values)
-    |> Enum.flat_map(fn
-      {{list_form, _raw}, {:ok, bin}} ->
-        key = Key.unwrap(list_form)
-
-        case decode_value(bin, namespace, key) do
-          :not_found -> []
-          value -> [{key, value}]
-        end
-
-      # Expired between listing and reading.
-      {_, :not_found} ->
-        []
     end)
   end
 
