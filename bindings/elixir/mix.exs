@@ -90,12 +90,6 @@ defmodule Mix.Tasks.Compile.TtlkvNif do
       not File.regular?(header) ->
         {:error, "#{header} does not exist (set TTLKV_INCLUDE_DIR?)"}
 
-      up_to_date?(out, [source, header, lib_a, __ENV__.file]) ->
-        :ok
-
-      System.find_executable(cc) == nil ->
-        {:error, "#{cc} not found: install a C compiler (apt-get install gcc)"}
-
       true ->
         File.mkdir_p!(priv_dir())
 
@@ -108,17 +102,36 @@ defmodule Mix.Tasks.Compile.TtlkvNif do
             ["-Wl,--exclude-libs,ALL", "-Wl,--gc-sections"] ++
             ["-lpthread", "-ldl", "-lm"]
 
-        Mix.shell().info("ttlkv: #{cc} #{Enum.join(args, " ")}")
+        # The command is part of what is built: another library or header path relinks.
+        stamp = out <> ".cmd"
+        command = Enum.join([cc | args], " ")
 
-        case System.cmd(cc, args, stderr_to_stdout: true) do
-          {output, 0} ->
-            IO.write(output)
-            :ok
-
-          {output, status} ->
-            IO.write(output)
-            {:error, "compiling #{source} failed (exit #{status})"}
+        if up_to_date?(out, [source, header, lib_a, __ENV__.file]) and
+             File.read(stamp) == {:ok, command} do
+          :ok
+        else
+          cc_compile(cc, args, command, stamp, source)
         end
+    end
+  end
+
+  defp cc_compile(cc, args, command, stamp, source) do
+    if System.find_executable(cc) == nil do
+      {:error, "#{cc} not found: install a C compiler (apt-get install gcc)"}
+    else
+      Mix.shell().info("ttlkv: #{command}")
+
+      case System.cmd(cc, args, stderr_to_stdout: true) do
+        {output, 0} ->
+          IO.write(output)
+          File.write!(stamp, command)
+          :ok
+
+        {output, status} ->
+          IO.write(output)
+          File.rm(stamp)
+          {:error, "compiling #{source} failed (exit #{status})"}
+      end
     end
   end
 

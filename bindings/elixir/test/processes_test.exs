@@ -44,7 +44,7 @@ defmodule TTLKV.ProcessesTest do
     {:ok, s} = TTLKV.open(tmp_dir("heartbeat"), durability: :sync)
     interval = 5
     parent = self()
-    heartbeat = spawn_link(fn -> heartbeat(parent, interval, 0, 0) end)
+    heartbeat = spawn_link(fn -> heartbeat(parent, interval, []) end)
 
     # Enough writers to keep every normal scheduler busy if puts ran on them (each put waits
     # for an fsync), for a second.
@@ -57,10 +57,18 @@ defmodule TTLKV.ProcessesTest do
 
     Task.await_many(writers, 60_000)
     send(heartbeat, :stop)
-    assert_receive {:heartbeat, beats, max_late}, 5_000
+    assert_receive {:heartbeat, lateness}, 5_000
+    sorted = Enum.sort(lateness)
+    beats = length(sorted)
+    p99 = Enum.at(sorted, div(beats * 99, 100))
+    max_late = List.last(sorted)
+    IO.puts("\nheartbeat: #{beats} beats of #{interval} ms, p99 #{p99} ms late, max #{max_late} ms")
     assert beats > 50
-    # A 5 ms timer: a scheduler blocked by fsyncs would push this far past one commit.
-    assert max_late < 40, "heartbeat was #{max_late} ms late"
+    # A scheduler blocked by a put would make beats late by whole commits (fsyncs), again and
+    # again; the OS may still preempt a scheduler thread once in a while (2 cores here, shared
+    # with the dirty I/O threads), hence a percentile and a loose maximum.
+    assert p99 < 20, "heartbeat p99 #{p99} ms late"
+    assert max_late < 200, "heartbeat was #{max_late} ms late"
   end
 
   defp write_until(s, w, i, until) do
@@ -74,15 +82,15 @@ defmodule TTLKV.ProcessesTest do
     end
   end
 
-  defp heartbeat(parent, interval, beats, max_late) do
+  defp heartbeat(parent, interval, lateness) do
     t0 = System.monotonic_time(:millisecond)
 
     receive do
-      :stop -> send(parent, {:heartbeat, beats, max_late})
+      :stop -> send(parent, {:heartbeat, lateness})
     after
       interval ->
         late = System.monotonic_time(:millisecond) - t0 - interval
-        heartbeat(parent, interval, beats + 1, max(max_late, late))
+        heartbeat(parent, interval, [late | lateness])
     end
   end
 
