@@ -454,7 +454,10 @@ impl Env {
                     .commit()
                     .map(|_| r)
                     .map_err(|e| write_error("committing", e)),
-                Err(e) => Err(e), // dropping the transaction aborts it
+                Err(e) => {
+                    drop(w); // aborts: LMDB refuses to resize while a write transaction is open
+                    Err(e)
+                }
             };
             drop(gate);
             match outcome {
