@@ -67,7 +67,7 @@ defmodule TTLKV.NIF do
   def put(_store, _ns, _key, _value, _ttl), do: :erlang.nif_error(:nif_not_loaded)
   def put_many(_store, _ns, _records, _ttl), do: :erlang.nif_error(:nif_not_loaded)
   def get(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
-  def get_normal(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
+  def get_dirty(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
   def delete(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
   def deadline(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
   def keys(_store, _ns), do: :erlang.nif_error(:nif_not_loaded)
