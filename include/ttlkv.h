@@ -89,6 +89,42 @@
 #define TTLKV_MAX_BATCH_BYTES 1073741824
 
 /**
+ * `ttlkv_stat()`: entries removed because they expired (by the background thread or
+ * `ttlkv_purge_expired()`), in this process.
+ */
+#define TTLKV_STAT_EXPIRED_REMOVED 0
+
+/**
+ * `ttlkv_stat()`: write transactions the expiry work committed, in this process.
+ */
+#define TTLKV_STAT_EXPIRY_BATCHES 1
+
+/**
+ * `ttlkv_stat()`: iterations of the expiry thread that panicked (caught; the thread goes on).
+ */
+#define TTLKV_STAT_EXPIRY_PANICS 2
+
+/**
+ * `ttlkv_stat()`: iterations of the expiry thread that failed with an error.
+ */
+#define TTLKV_STAT_EXPIRY_ERRORS 3
+
+/**
+ * `ttlkv_stat()`: LMDB reader slots of dead processes reclaimed.
+ */
+#define TTLKV_STAT_READERS_RECLAIMED 4
+
+/**
+ * `ttlkv_stat()`: the current size of the memory map, in bytes.
+ */
+#define TTLKV_STAT_MAP_SIZE 5
+
+/**
+ * `ttlkv_stat()`: the bytes of the map in use.
+ */
+#define TTLKV_STAT_USED_BYTES 6
+
+/**
  * The result of every fallible call. The numbers are part of the ABI and never reused:
  * `TTLKV_OK` and `TTLKV_NOT_FOUND` are ordinary results, 100.. are caller errors (the request
  * itself is wrong), 200.. are storage and I/O errors (the request was fine, the store could not
@@ -610,6 +646,18 @@ ttlkv_status ttlkv_max_key_len(struct ttlkv_store *s,
                                const uint8_t *ns,
                                size_t ns_len,
                                size_t *out);
+
+/**
+ * Reads one counter of the store's background work (see the TTLKV_STAT_* constants). The
+ * counters are those of this process's environment, shared by its handles on the directory.
+ * A getter by number rather than a struct, so that new counters never change the ABI.
+ *
+ * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`s` or `out` NULL, or `which` is not a
+ * TTLKV_STAT_* constant); TTLKV_CLOSED; TTLKV_PANIC.
+ */
+ttlkv_status ttlkv_stat(struct ttlkv_store *s,
+                        uint32_t which,
+                        uint64_t *out);
 
 /**
  * The number of entries of the list; 0 for NULL.

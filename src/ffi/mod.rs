@@ -66,6 +66,22 @@ pub const TTLKV_MAX_BATCH_RECORDS: usize = 100000;
 /// The most bytes of keys and values one `ttlkv_put_many()` takes (1 GiB).
 pub const TTLKV_MAX_BATCH_BYTES: usize = 1073741824;
 
+/// `ttlkv_stat()`: entries removed because they expired (by the background thread or
+/// `ttlkv_purge_expired()`), in this process.
+pub const TTLKV_STAT_EXPIRED_REMOVED: u32 = 0;
+/// `ttlkv_stat()`: write transactions the expiry work committed, in this process.
+pub const TTLKV_STAT_EXPIRY_BATCHES: u32 = 1;
+/// `ttlkv_stat()`: iterations of the expiry thread that panicked (caught; the thread goes on).
+pub const TTLKV_STAT_EXPIRY_PANICS: u32 = 2;
+/// `ttlkv_stat()`: iterations of the expiry thread that failed with an error.
+pub const TTLKV_STAT_EXPIRY_ERRORS: u32 = 3;
+/// `ttlkv_stat()`: LMDB reader slots of dead processes reclaimed.
+pub const TTLKV_STAT_READERS_RECLAIMED: u32 = 4;
+/// `ttlkv_stat()`: the current size of the memory map, in bytes.
+pub const TTLKV_STAT_MAP_SIZE: u32 = 5;
+/// `ttlkv_stat()`: the bytes of the map in use.
+pub const TTLKV_STAT_USED_BYTES: u32 = 6;
+
 // The header's numbers are written out (cbindgen copies expressions verbatim); these keep them
 // equal to the core's.
 const _: () = assert!(TTLKV_TTL_NEVER == u64::MAX && TTLKV_DEADLINE_NEVER == crate::DEADLINE_NEVER);

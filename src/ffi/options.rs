@@ -119,9 +119,11 @@ pub unsafe extern "C" fn ttlkv_options_set_durability(
         o.periodic = match durability {
             TTLKV_DURABILITY_SYNC => false,
             TTLKV_DURABILITY_PERIODIC => true,
-            other => return invalid(format_args!(
+            other => {
+                return invalid(format_args!(
                 "durability {other} is neither TTLKV_DURABILITY_SYNC (0) nor TTLKV_DURABILITY_PERIODIC (1)"
-            )),
+            ))
+            }
         };
         TTLKV_OK
     })

@@ -520,3 +520,31 @@ pub unsafe extern "C" fn ttlkv_max_key_len(
         TTLKV_OK
     })
 }
+
+/// Reads one counter of the store's background work (see the TTLKV_STAT_* constants). The
+/// counters are those of this process's environment, shared by its handles on the directory.
+/// A getter by number rather than a struct, so that new counters never change the ABI.
+///
+/// Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`s` or `out` NULL, or `which` is not a
+/// TTLKV_STAT_* constant); TTLKV_CLOSED; TTLKV_PANIC.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_stat(s: *mut ttlkv_store, which: u32, out: *mut u64) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_stat", {
+        let store = try_handle!(s, "store");
+        try_out!(out, "out");
+        if which > super::TTLKV_STAT_USED_BYTES {
+            return invalid(format_args!("{which} is not a TTLKV_STAT_* constant"));
+        }
+        let st = try_core!(store.stats());
+        *out = match which {
+            super::TTLKV_STAT_EXPIRED_REMOVED => st.expired_removed,
+            super::TTLKV_STAT_EXPIRY_BATCHES => st.expiry_batches,
+            super::TTLKV_STAT_EXPIRY_PANICS => st.expiry_panics,
+            super::TTLKV_STAT_EXPIRY_ERRORS => st.expiry_errors,
+            super::TTLKV_STAT_READERS_RECLAIMED => st.readers_reclaimed,
+            super::TTLKV_STAT_MAP_SIZE => st.map_size,
+            _ => st.used_bytes,
+        };
+        TTLKV_OK
+    })
+}

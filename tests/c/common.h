@@ -1,4 +1,5 @@
-/* Helpers shared by the C tests: a CHECK macro that names the failing line, and temp dirs. */
+/* Helpers shared by the C tests: a CHECK macro that names the failing line, and temp dirs.
+ * Include it first: it sets _GNU_SOURCE before any system header. */
 #ifndef TTLKV_TEST_COMMON_H
 #define TTLKV_TEST_COMMON_H
 
