@@ -214,7 +214,6 @@ value = :crypto.strong_rand_bytes(256)
 shuffled = Enum.shuffle(keys)
 hour = :timer.hours(1)
 config = [namespace: "bench", ttl: hour]
-results = %{}
 
 # --- TTLKV.PowCache --------------------------------------------------------------------
 pc_dir = Path.join(base, "powcache-periodic")

@@ -265,6 +265,12 @@ defmodule TTLKV.PowCacheTest do
       assert PowCache.all(@config, ["nobody", :_]) == []
     end
 
+    test "all/2 of binary keys only is in Erlang term order too" do
+      keys = ["b", "a", <<1>>, <<255>>, "a" <> <<255>>, "ab", ""]
+      :ok = PowCache.put(@config, Enum.map(keys, &{&1, &1}))
+      assert PowCache.all(@config, :_) == Enum.map(Enum.sort(keys), &{&1, &1})
+    end
+
     test "all/2 leaves out expired entries" do
       :ok = PowCache.put(Keyword.put(@config, :ttl, 100), {["user", 1], :short})
       :ok = PowCache.put(@config, {["user", 2], :long})

@@ -302,7 +302,7 @@ defmodule TTLKV.PowCache do
     entries
     |> Enum.map(fn {raw, bin} -> {Key.list_form(Key.decode(raw)), bin} end)
     |> match(key_match)
-    |> Enum.sort()
+    |> in_key_order(entries)
     |> Enum.flat_map(fn {list_form, bin} ->
       key = Key.unwrap(list_form)
 
@@ -312,6 +312,11 @@ defmodule TTLKV.PowCache do
       end
     end)
   end
+
+  # The library lists keys in byte order, which for raw binary keys already is Erlang term
+  # order. Only escaped and list keys (first byte 0x00, so listed first) need a sort.
+  defp in_key_order(pairs, [{<<0, _::binary>>, _} | _]), do: Enum.sort(pairs)
+  defp in_key_order(pairs, _entries), do: pairs
 
   defp match(pairs, :_), do: pairs
 
