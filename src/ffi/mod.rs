@@ -30,11 +30,12 @@ mod key_list;
 use std::ffi::c_char;
 use std::sync::OnceLock;
 
-pub use key_list::ttlkv_key_list;
-pub use options::ttlkv_options;
+// Rust code (tests, benches) calls the exported functions through these paths.
+pub use key_list::*;
+pub use options::*;
 pub use panic::debug_panic_in_next_call;
 pub use status::{last_error_string, ttlkv_status};
-pub use store::{ttlkv_buf, ttlkv_record, ttlkv_store};
+pub use store::*;
 
 /// The version of this ABI. It changes only when a function, type or constant changes
 /// incompatibly; bindings refuse to load a library whose `ttlkv_abi_version()` differs from

@@ -261,3 +261,61 @@ pub fn last_error_string() -> String {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_kind_has_its_own_status_in_its_range() {
+        let mut seen = Vec::new();
+        for kind in ALL_KINDS {
+            let s = ttlkv_status::from_kind(kind);
+            let n = s as u32;
+            assert!((100..300).contains(&n), "{kind:?} -> {n}");
+            assert!(!seen.contains(&n), "{kind:?} shares {n}");
+            seen.push(n);
+            assert_eq!(s.name(), kind.name());
+            // Caller errors are 1xx, storage errors 2xx.
+            let caller = matches!(
+                kind,
+                ErrorKind::InvalidArgument
+                    | ErrorKind::NamespaceInvalid
+                    | ErrorKind::KeyTooLong
+                    | ErrorKind::ValueTooLarge
+                    | ErrorKind::TtlInvalid
+                    | ErrorKind::Closed
+                    | ErrorKind::BatchTooLarge
+                    | ErrorKind::PathInvalid
+            );
+            assert_eq!(n < 200, caller, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn codes_convert_from_integers_and_back() {
+        for s in ttlkv_status::ALL {
+            assert_eq!(ttlkv_status::from_u32(s as u32), Some(s));
+            let text = s.text();
+            assert_eq!(text.iter().filter(|&&b| b == 0).count(), 1);
+            assert_eq!(text.last(), Some(&0));
+        }
+        let known = (0..=1000u32)
+            .filter(|c| ttlkv_status::from_u32(*c).is_some())
+            .count();
+        assert_eq!(known, ttlkv_status::ALL.len());
+        for c in [2, 99, 109, 199, 208, 899, 901, u32::MAX / 2, u32::MAX] {
+            assert_eq!(ttlkv_status::from_u32(c), None);
+        }
+    }
+
+    #[test]
+    fn a_failure_detail_is_nul_terminated_without_interior_nuls() {
+        fail(ttlkv_status::TTLKV_IO, format_args!("a\0b"));
+        assert_eq!(last_error_string(), "a b");
+        fail(ttlkv_status::TTLKV_IO, format_args!("short"));
+        assert_eq!(last_error_string(), "short");
+        let p = last_error_ptr();
+        assert_eq!(unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes(), b"short");
+    }
+}
