@@ -5,6 +5,8 @@
 # The store directory is $TTLKV_DEMO_DIR: the C and Python demos use the same one, so what
 # they wrote in the "demo" namespace shows up here (and what this writes shows up there).
 
+Logger.configure(level: :warning)
+
 dir =
   case System.get_env("TTLKV_DEMO_DIR") do
     dir when dir not in [nil, ""] -> dir
@@ -15,7 +17,7 @@ printable = fn bin ->
   if String.printable?(bin), do: inspect(bin), else: "<<" <> Base.encode16(bin) <> ">>"
 end
 
-IO.puts("ttlkv #{TTLKV.version()} (C ABI #{TTLKV.abi_version()}), store at #{dir}")
+IO.puts("#{TTLKV.version()} (C ABI #{TTLKV.abi_version()}), store at #{dir}")
 {:ok, store} = TTLKV.open(dir)
 
 # Keys and values are plain bytes, TTLs milliseconds.
