@@ -2,10 +2,14 @@
 //!
 //! | db | key | value |
 //! |---|---|---|
-//! | `entries` | `ns_len:u8 · ns · key` | `deadline:u64 BE · version:u64 BE · flags:u8 · value` |
-//! | `expiry` | `deadline:u64 BE · ns_len:u8 · ns · key` | empty |
+//! | record | key | value |
+//! |---|---|---|
+//! | entry | `ns_len:u8 · ns · key` | `deadline:u64 BE · version:u64 BE · flags:u8 · value` |
+//! | index | `0x00 · deadline:u64 BE · ns_len:u8 · ns · key` | empty |
 //!
-//! The namespace is length-prefixed, so `("a:b", "c")` and `("a", "b:c")` never share bytes.
+//! Both live in LMDB's main database. The namespace is length-prefixed, so `("a:b", "c")` and
+//! `("a", "b:c")` never share bytes; `ns_len` is at least 1, so an entry key never starts with
+//! the index prefix 0, and all index records sort before all entries, earliest deadline first.
 
 /// Bytes in front of every stored value: deadline, version, flags.
 pub(crate) const HEADER_LEN: usize = 17;
@@ -14,8 +18,12 @@ pub(crate) const FLAG_TOMBSTONE: u8 = 1;
 /// The deadline of an entry that never expires. Such entries have no index record.
 pub const NEVER: u64 = u64::MAX;
 
-/// The longest key LMDB takes in this build; both databases' keys must fit in it.
+/// The longest key LMDB takes in this build; every record's key must fit in it.
 pub(crate) const ENTRY_KEY_CAP: usize = 512;
+/// The first byte of every index key.
+pub(crate) const INDEX_PREFIX: u8 = 0;
+/// Bytes an index key adds in front of the entry key: prefix and deadline.
+pub(crate) const INDEX_OVERHEAD: usize = 9;
 
 /// An entry key built on the stack: `ns_len · ns · key`.
 pub(crate) struct EntryKey {
@@ -49,21 +57,22 @@ pub(crate) fn namespace_prefix(ns: &[u8]) -> Vec<u8> {
     p
 }
 
-/// `deadline · entry_key`, the index key, built on the stack.
+/// `0x00 · deadline · entry_key`, the index key, built on the stack.
 pub(crate) struct IndexKey {
-    buf: [u8; 8 + ENTRY_KEY_CAP],
+    buf: [u8; INDEX_OVERHEAD + ENTRY_KEY_CAP],
     len: usize,
 }
 
 impl IndexKey {
     #[inline]
     pub(crate) fn new(deadline: u64, entry_key: &[u8]) -> IndexKey {
-        let mut buf = [0u8; 8 + ENTRY_KEY_CAP];
-        buf[..8].copy_from_slice(&deadline.to_be_bytes());
-        buf[8..8 + entry_key.len()].copy_from_slice(entry_key);
+        let mut buf = [0u8; INDEX_OVERHEAD + ENTRY_KEY_CAP];
+        buf[0] = INDEX_PREFIX;
+        buf[1..INDEX_OVERHEAD].copy_from_slice(&deadline.to_be_bytes());
+        buf[INDEX_OVERHEAD..INDEX_OVERHEAD + entry_key.len()].copy_from_slice(entry_key);
         IndexKey {
             buf,
-            len: 8 + entry_key.len(),
+            len: INDEX_OVERHEAD + entry_key.len(),
         }
     }
 
@@ -73,14 +82,20 @@ impl IndexKey {
     }
 }
 
-/// Splits an index key into its deadline and entry key.
+/// True for index keys (they all sort before every entry key).
+#[inline]
+pub(crate) fn is_index_key(k: &[u8]) -> bool {
+    k.first() == Some(&INDEX_PREFIX)
+}
+
+/// Splits an index key into its deadline and entry key; `None` for anything else.
 #[inline]
 pub(crate) fn split_index_key(k: &[u8]) -> Option<(u64, &[u8])> {
-    if k.len() < 9 {
+    if !is_index_key(k) || k.len() < INDEX_OVERHEAD + 1 {
         return None;
     }
-    let deadline = u64::from_be_bytes(k[..8].try_into().ok()?);
-    Some((deadline, &k[8..]))
+    let deadline = u64::from_be_bytes(k[1..INDEX_OVERHEAD].try_into().ok()?);
+    Some((deadline, &k[INDEX_OVERHEAD..]))
 }
 
 /// Splits an entry key into namespace and key.
@@ -152,6 +167,10 @@ mod tests {
         let late = IndexKey::new(6, EntryKey::new(b"a", b"a").as_bytes());
         assert!(early.as_bytes() < late.as_bytes());
         assert_eq!(split_index_key(late.as_bytes()).unwrap().0, 6);
+        // Every index key sorts before every entry key.
+        assert!(late.as_bytes() < EntryKey::new(&[0], b"").as_bytes());
+        assert!(is_index_key(early.as_bytes()));
+        assert!(split_index_key(EntryKey::new(b"ns", b"k").as_bytes()).is_none());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
 
 use parking_lot::{Condvar, Mutex};
 
@@ -180,6 +181,10 @@ fn apply_together(core: &Core, jobs: &[&Job<'static>]) -> Result<Vec<bool>> {
         }
         Ok(results)
     })?;
+    core.counters.write_commits.fetch_add(1, Ordering::Relaxed);
+    core.counters
+        .write_calls
+        .fetch_add(jobs.len() as u64, Ordering::Relaxed);
     if min_deadline != NEVER {
         core.note_deadline(min_deadline);
     }

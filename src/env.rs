@@ -19,18 +19,15 @@ use crate::error::{Error, ErrorKind, Result};
 pub(crate) const FORMAT_VERSION: u32 = 1;
 
 const DB_META: &str = "meta";
-const DB_ENTRIES: &str = "entries";
-const DB_EXPIRY: &str = "expiry";
+
+/// True for the record of the named `meta` database, which shares the main database with
+/// the data.
+pub(crate) fn is_database_record(key: &[u8]) -> bool {
+    key == DB_META.as_bytes()
+}
 
 /// Idle read transactions kept for reuse; more than this are aborted (each holds a reader slot).
 const READ_POOL_CAP: usize = 64;
-
-/// The named databases of a store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Db {
-    Entries,
-    Expiry,
-}
 
 /// How the environment is opened.
 #[derive(Clone, Debug)]
@@ -53,8 +50,8 @@ pub(crate) struct Env {
     // Declared before `env` so that pooled transactions are aborted before the env closes.
     read_pool: Mutex<Vec<RawTxn>>,
     env: Environment,
-    entries: Database,
-    expiry: Database,
+    /// LMDB's main database: entries and their deadline index (see codec.rs).
+    data: Database,
     /// Every transaction holds this shared; growing the map holds it exclusively, because LMDB
     /// forbids resizing while this process has a transaction open.
     gate: RwLock<()>,
@@ -166,12 +163,11 @@ impl Env {
             })?;
         // SAFETY: env is a valid open environment.
         let max_key_size = unsafe { ffi::mdb_env_get_maxkeysize(env.env()) } as usize;
-        let (entries, expiry, meta_info) = Self::open_databases(&env, dir)?;
+        let (data, meta_info) = Self::open_databases(&env, dir)?;
         Ok(Env {
             read_pool: Mutex::new(Vec::new()),
             env,
-            entries,
-            expiry,
+            data,
             gate: RwLock::new(()),
             max_map_size: opts.max_map_size.max(opts.map_size),
             max_key_size,
@@ -181,57 +177,47 @@ impl Env {
 
     /// Checks that the environment is a ttlkv store of a known format (or empty, and then makes
     /// it one), and opens the three databases.
-    fn open_databases(env: &Environment, dir: &Path) -> Result<(Database, Database, StoreMeta)> {
+    fn open_databases(env: &Environment, dir: &Path) -> Result<(Database, StoreMeta)> {
         let where_ = dir.display().to_string();
         let mut txn = env
             .begin_rw_txn()
             .map_err(|e| lmdb_error(&format!("opening {where_}"), e))?;
-        // The main database of an LMDB environment lists its named databases. Anything else
-        // there means another program's file: refuse it rather than write into it.
+        // Entries and the deadline index live in LMDB's main database, beside the record of the
+        // named database "meta": a read then needs no lookup of a named database's root (which
+        // LMDB repeats in every transaction), and a put dirties one tree, not two. No data key
+        // can equal "meta": an entry key starting with byte L is at least L + 1 bytes long, and
+        // "meta" starts with 'm' (109) and is 4 bytes long; index keys start with 0.
         let main = unsafe { txn.open_db(None) }.map_err(|e| lmdb_error("opening the main database", e))?;
-        let mut names = Vec::new();
-        {
-            let mut cursor = txn
+        let created = {
+            let cursor = txn
                 .open_ro_cursor(main)
-                .map_err(|e| lmdb_error("listing databases", e))?;
-            for item in cursor.iter_start() {
-                let (k, _) = item.map_err(|e| lmdb_error("listing databases", e))?;
-                names.push(k.to_vec());
+                .map_err(|e| lmdb_error("reading the main database", e))?;
+            match cursor.get(None, None, ffi::MDB_FIRST) {
+                Err(lmdb::Error::NotFound) => true,
+                Ok(_) => false,
+                Err(e) => return Err(lmdb_error("reading the main database", e)),
             }
-        }
-        let ours = [DB_META, DB_ENTRIES, DB_EXPIRY];
-        if let Some(other) = names
-            .iter()
-            .find(|n| !ours.iter().any(|o| o.as_bytes() == n.as_slice()))
-        {
-            return Err(Error::new(
+        };
+        let foreign = |why: String| {
+            Error::new(
                 ErrorKind::Incompatible,
-                format!(
-                    "{where_} is not a ttlkv store: its LMDB file holds {:?}, which ttlkv never writes",
-                    String::from_utf8_lossy(other)
-                ),
-            ));
-        }
-        let created = names.is_empty();
-        if !created && names.len() != ours.len() {
-            return Err(Error::new(
-                ErrorKind::Corrupted,
-                format!("{where_}: the store is missing some of its databases"),
-            ));
-        }
+                format!("{where_} is not a ttlkv store: {why}"),
+            )
+        };
         let open = |txn: &lmdb::RwTransaction, name: &str| {
             // SAFETY: no other transaction of this environment exists yet.
-            unsafe { txn.create_db(Some(name), DatabaseFlags::empty()) }.map_err(|e| match e {
-                lmdb::Error::Incompatible => Error::new(
-                    ErrorKind::Incompatible,
-                    format!("{where_} is not a ttlkv store: {name:?} is not a database"),
-                ),
+            let r = if created {
+                unsafe { txn.create_db(Some(name), DatabaseFlags::empty()) }
+            } else {
+                unsafe { txn.open_db(Some(name)) }
+            };
+            r.map_err(|e| match e {
+                lmdb::Error::Incompatible => foreign(format!("{name:?} in its LMDB file is not a database")),
+                lmdb::Error::NotFound => foreign(format!("its LMDB file has no {name:?} database")),
                 e => lmdb_error(&format!("opening database {name}"), e),
             })
         };
         let meta = open(&txn, DB_META)?;
-        let entries = open(&txn, DB_ENTRIES)?;
-        let expiry = open(&txn, DB_EXPIRY)?;
         let store_id = if created {
             let id = random_id();
             txn.put(
@@ -274,14 +260,7 @@ impl Env {
             }
         };
         txn.commit().map_err(|e| write_error("opening the store", e))?;
-        Ok((entries, expiry, StoreMeta { store_id }))
-    }
-
-    fn db(&self, db: Db) -> Database {
-        match db {
-            Db::Entries => self.entries,
-            Db::Expiry => self.expiry,
-        }
+        Ok((main, StoreMeta { store_id }))
     }
 
     /// The longest key (in bytes) LMDB takes in this build.
@@ -493,11 +472,11 @@ unsafe fn slice<'a>(v: &ffi::MDB_val) -> &'a [u8] {
 impl ReadTxn<'_> {
     /// The value stored under `key`, borrowed from the map for the transaction's life.
     #[inline]
-    pub(crate) fn get(&self, db: Db, key: &[u8]) -> Result<Option<&[u8]>> {
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
         let mut k = val(key);
         let mut v = val(&[]);
         // SAFETY: txn is live for &self; the dbi belongs to this environment.
-        match unsafe { ffi::mdb_get(self.txn, self.env.db(db).dbi(), &mut k, &mut v) } {
+        match unsafe { ffi::mdb_get(self.txn, self.env.data.dbi(), &mut k, &mut v) } {
             0 => Ok(Some(unsafe { slice(&v) })),
             ffi::MDB_NOTFOUND => Ok(None),
             rc => Err(code_error("reading", rc)),
@@ -506,15 +485,10 @@ impl ReadTxn<'_> {
 
     /// Calls `f(key, value)` for each record whose key is `>= start`, in key order, until `f`
     /// returns false or the database ends.
-    pub(crate) fn scan_from(
-        &self,
-        db: Db,
-        start: &[u8],
-        mut f: impl FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<()> {
+    pub(crate) fn scan_from(&self, start: &[u8], mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         let mut cursor: *mut ffi::MDB_cursor = ptr::null_mut();
         // SAFETY: txn is live; the cursor is closed before returning.
-        let rc = unsafe { ffi::mdb_cursor_open(self.txn, self.env.db(db).dbi(), &mut cursor) };
+        let rc = unsafe { ffi::mdb_cursor_open(self.txn, self.env.data.dbi(), &mut cursor) };
         if rc != 0 {
             return Err(code_error("opening a cursor", rc));
         }
@@ -552,8 +526,8 @@ pub(crate) struct WriteTxn<'e> {
 
 impl WriteTxn<'_> {
     #[inline]
-    pub(crate) fn get(&self, db: Db, key: &[u8]) -> Result<Option<&[u8]>> {
-        match self.txn.get(self.env.db(db), &key) {
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+        match self.txn.get(self.env.data, &key) {
             Ok(v) => Ok(Some(v)),
             Err(lmdb::Error::NotFound) => Ok(None),
             Err(e) => Err(lmdb_error("reading", e)),
@@ -561,24 +535,18 @@ impl WriteTxn<'_> {
     }
 
     #[inline]
-    pub(crate) fn put(&mut self, db: Db, key: &[u8], value: &[u8]) -> Result<()> {
+    pub(crate) fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.txn
-            .put(self.env.db(db), &key, &value, WriteFlags::empty())
+            .put(self.env.data, &key, &value, WriteFlags::empty())
             .map_err(|e| write_error("writing", e))
     }
 
     /// Stores a value of `len` bytes written in place by `fill` (no intermediate copy).
     #[inline]
-    pub(crate) fn put_with(
-        &mut self,
-        db: Db,
-        key: &[u8],
-        len: usize,
-        fill: impl FnOnce(&mut [u8]),
-    ) -> Result<()> {
+    pub(crate) fn put_with(&mut self, key: &[u8], len: usize, fill: impl FnOnce(&mut [u8])) -> Result<()> {
         let buf = self
             .txn
-            .reserve(self.env.db(db), &key, len, WriteFlags::empty())
+            .reserve(self.env.data, &key, len, WriteFlags::empty())
             .map_err(|e| write_error("writing", e))?;
         fill(buf);
         Ok(())
@@ -586,23 +554,28 @@ impl WriteTxn<'_> {
 
     /// Removes `key`; returns whether it was there.
     #[inline]
-    pub(crate) fn del(&mut self, db: Db, key: &[u8]) -> Result<bool> {
-        match self.txn.del(self.env.db(db), &key, None) {
+    pub(crate) fn del(&mut self, key: &[u8]) -> Result<bool> {
+        match self.txn.del(self.env.data, &key, None) {
             Ok(()) => Ok(true),
             Err(lmdb::Error::NotFound) => Ok(false),
             Err(e) => Err(write_error("deleting", e)),
         }
     }
 
-    /// Calls `f(key, value)` for records from the first, in key order, until `f` returns false.
-    pub(crate) fn scan_first(&self, db: Db, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+    /// Calls `f(key, value)` for each record whose key is `>= start`, in key order, until `f`
+    /// returns false or the database ends.
+    pub(crate) fn scan_from(&self, start: &[u8], mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         let cursor = self
             .txn
-            .open_ro_cursor(self.env.db(db))
+            .open_ro_cursor(self.env.data)
             .map_err(|e| lmdb_error("opening a cursor", e))?;
-        let mut op: c_uint = ffi::MDB_FIRST;
+        let (mut key, mut op): (Option<&[u8]>, c_uint) = if start.is_empty() {
+            (None, ffi::MDB_FIRST)
+        } else {
+            (Some(start), ffi::MDB_SET_RANGE)
+        };
         loop {
-            match cursor.get(None, None, op) {
+            match cursor.get(key.take(), None, op) {
                 Ok((Some(k), v)) => {
                     if !f(k, v) {
                         return Ok(());

@@ -12,10 +12,11 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::clock::Clock;
 use crate::codec::{
-    split_entry_key, split_index_key, EntryKey, Header, IndexKey, ENTRY_KEY_CAP, HEADER_LEN, NEVER,
+    is_index_key, split_entry_key, split_index_key, EntryKey, Header, IndexKey, ENTRY_KEY_CAP, HEADER_LEN,
+    INDEX_OVERHEAD, INDEX_PREFIX, NEVER,
 };
 use crate::commit::{Committer, Work};
-use crate::env::{Db, Env, EnvOptions, WriteTxn};
+use crate::env::{Env, EnvOptions, WriteTxn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiry;
 
@@ -172,6 +173,10 @@ pub struct Stats {
     pub last_expiry_error: Option<String>,
     /// Reader slots of dead processes reclaimed.
     pub readers_reclaimed: u64,
+    /// Write transactions committed for puts and deletes (group commit: one for many writers).
+    pub write_commits: u64,
+    /// Puts and deletes (calls) those transactions carried.
+    pub write_calls: u64,
     /// Current size of the memory map.
     pub map_size: u64,
     /// Bytes of the map in use.
@@ -205,6 +210,8 @@ pub(crate) struct Counters {
     pub expiry_panics: AtomicU64,
     pub expiry_errors: AtomicU64,
     pub readers_reclaimed: AtomicU64,
+    pub write_commits: AtomicU64,
+    pub write_calls: AtomicU64,
     pub last_error: Mutex<Option<String>>,
 }
 
@@ -249,10 +256,10 @@ impl Core {
         now: u64,
     ) -> Result<()> {
         let ek = EntryKey::new(ns, key);
-        if let Some(old) = txn.get(Db::Entries, ek.as_bytes())? {
+        if let Some(old) = txn.get(ek.as_bytes())? {
             if let Some((h, _)) = Header::decode(old) {
                 if h.deadline != NEVER {
-                    txn.del(Db::Expiry, IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
+                    txn.del(IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
                 }
             }
         }
@@ -261,12 +268,12 @@ impl Core {
             version: self.next_version(now),
             flags: 0,
         };
-        txn.put_with(Db::Entries, ek.as_bytes(), HEADER_LEN + value.len(), |buf| {
+        txn.put_with(ek.as_bytes(), HEADER_LEN + value.len(), |buf| {
             header.encode_into(buf);
             buf[HEADER_LEN..].copy_from_slice(value);
         })?;
         if deadline != NEVER {
-            txn.put(Db::Expiry, IndexKey::new(deadline, ek.as_bytes()).as_bytes(), &[])?;
+            txn.put(IndexKey::new(deadline, ek.as_bytes()).as_bytes(), &[])?;
         }
         Ok(())
     }
@@ -280,19 +287,19 @@ impl Core {
         now: u64,
     ) -> Result<bool> {
         let ek = EntryKey::new(ns, key);
-        let live = match txn.get(Db::Entries, ek.as_bytes())? {
+        let live = match txn.get(ek.as_bytes())? {
             None => return Ok(false),
             Some(old) => match Header::decode(old) {
                 Some((h, _)) => {
                     if h.deadline != NEVER {
-                        txn.del(Db::Expiry, IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
+                        txn.del(IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
                     }
                     h.is_live(now)
                 }
                 None => false,
             },
         };
-        txn.del(Db::Entries, ek.as_bytes())?;
+        txn.del(ek.as_bytes())?;
         Ok(live)
     }
 
@@ -309,8 +316,9 @@ impl Core {
         // Look first without the writer lock: most wake-ups of a quiet store find nothing due.
         let first_due = self.env.read(|txn| {
             let mut due = false;
-            txn.scan_from(Db::Expiry, &[], |k, _| {
-                due = split_index_key(k).map(|(d, _)| d <= now).unwrap_or(true);
+            txn.scan_from(&[INDEX_PREFIX], |k, _| {
+                // A malformed index record counts as due: removing it is the repair.
+                due = is_index_key(k) && split_index_key(k).map(|(d, _)| d <= now).unwrap_or(true);
                 false
             })?;
             Ok(due)
@@ -321,7 +329,8 @@ impl Core {
         let batch = self.expiry_batch;
         let removed = self.env.write(|txn| {
             let mut due: Vec<Vec<u8>> = Vec::new();
-            txn.scan_first(Db::Expiry, |k, _| match split_index_key(k) {
+            txn.scan_from(&[INDEX_PREFIX], |k, _| match split_index_key(k) {
+                _ if !is_index_key(k) => false,
                 Some((d, _)) if d > now => false,
                 _ => {
                     due.push(k.to_vec());
@@ -329,19 +338,19 @@ impl Core {
                 }
             })?;
             for k in &due {
-                txn.del(Db::Expiry, k)?;
+                txn.del(k)?;
                 let Some((deadline, ek)) = split_index_key(k) else {
                     continue; // a damaged index record: dropping it is the repair
                 };
                 // Remove the entry only if this index record is really its deadline.
-                let matches = match txn.get(Db::Entries, ek)? {
+                let matches = match txn.get(ek)? {
                     Some(v) => Header::decode(v)
                         .map(|(h, _)| h.deadline == deadline)
                         .unwrap_or(true),
                     None => false,
                 };
                 if matches {
-                    txn.del(Db::Entries, ek)?;
+                    txn.del(ek)?;
                 }
             }
             Ok(due.len())
@@ -357,7 +366,7 @@ impl Core {
     pub(crate) fn earliest_deadline(&self) -> Result<Option<u64>> {
         self.env.read(|txn| {
             let mut first = None;
-            txn.scan_from(Db::Expiry, &[], |k, _| {
+            txn.scan_from(&[INDEX_PREFIX], |k, _| {
                 first = split_index_key(k).map(|(d, _)| d);
                 false
             })?;
@@ -688,7 +697,7 @@ impl Store {
         check_key(core, ns, key)?;
         let now = core.clock.now_ms();
         let ek = EntryKey::new(ns, key);
-        core.env.read(|txn| match txn.get(Db::Entries, ek.as_bytes())? {
+        core.env.read(|txn| match txn.get(ek.as_bytes())? {
             None => Ok(None),
             Some(v) => {
                 let (h, value) = Header::decode(v).ok_or_else(damaged_entry)?;
@@ -705,7 +714,7 @@ impl Store {
         check_key(core, ns, key)?;
         let now = core.clock.now_ms();
         let ek = EntryKey::new(ns, key);
-        core.env.read(|txn| match txn.get(Db::Entries, ek.as_bytes())? {
+        core.env.read(|txn| match txn.get(ek.as_bytes())? {
             None => Ok(None),
             Some(v) => {
                 let (h, _) = Header::decode(v).ok_or_else(damaged_entry)?;
@@ -744,7 +753,7 @@ impl Store {
         let prefix = crate::codec::namespace_prefix(ns);
         core.env.read(|txn| {
             let mut damaged = false;
-            txn.scan_from(Db::Entries, &prefix, |k, v| {
+            txn.scan_from(&prefix, |k, v| {
                 if !k.starts_with(&prefix) {
                     return false;
                 }
@@ -791,9 +800,17 @@ impl Store {
                 }
             };
             let mut missing = Vec::new();
-            txn.scan_from(Db::Entries, &[], |k, v| {
+            let mut index = Vec::new();
+            txn.scan_from(&[], |k, v| {
+                if is_index_key(k) {
+                    index.push(k.to_vec());
+                    return true;
+                }
+                if crate::env::is_database_record(k) {
+                    return true;
+                }
                 r.entries += 1;
-                if split_entry_key(k).is_none() || k.len() + 8 > max_key {
+                if split_entry_key(k).is_none() || k.len() + INDEX_OVERHEAD > max_key {
                     problem(&mut r, format!("entry key {k:?} is malformed"));
                 }
                 match Header::decode(v) {
@@ -807,20 +824,18 @@ impl Store {
                 true
             })?;
             for ik in &missing {
-                if txn.get(Db::Expiry, ik)?.is_none() {
-                    problem(&mut r, format!("entry {:?} has no index record", &ik[8..]));
+                if txn.get(ik)?.is_none() {
+                    problem(
+                        &mut r,
+                        format!("entry {:?} has no index record", &ik[INDEX_OVERHEAD..]),
+                    );
                 }
             }
-            let mut index = Vec::new();
-            txn.scan_from(Db::Expiry, &[], |k, _| {
-                index.push(k.to_vec());
-                true
-            })?;
             r.index_records = index.len() as u64;
             for k in &index {
                 match split_index_key(k) {
                     None => problem(&mut r, format!("index record {k:?} is malformed")),
-                    Some((d, ek)) => match txn.get(Db::Entries, ek)?.and_then(Header::decode) {
+                    Some((d, ek)) => match txn.get(ek)?.and_then(Header::decode) {
                         Some((h, _)) if h.deadline == d => {}
                         _ => problem(
                             &mut r,
@@ -845,6 +860,8 @@ impl Store {
             expiry_errors: c.expiry_errors.load(Ordering::Relaxed),
             last_expiry_error: c.last_error.lock().clone(),
             readers_reclaimed: c.readers_reclaimed.load(Ordering::Relaxed),
+            write_commits: c.write_commits.load(Ordering::Relaxed),
+            write_calls: c.write_calls.load(Ordering::Relaxed),
             map_size: core.env.map_size() as u64,
             used_bytes: core.env.used_bytes() as u64,
         };
@@ -896,8 +913,8 @@ fn damaged_entry() -> Error {
 }
 
 fn max_key_len(core: &Core, ns: &[u8]) -> usize {
-    // The index key is the longest: deadline (8) + ns_len (1) + ns + key.
-    core.env.max_key_size().min(ENTRY_KEY_CAP - 1) - 9 - ns.len()
+    // The index key is the longest: prefix (1) + deadline (8) + ns_len (1) + ns + key.
+    core.env.max_key_size().min(ENTRY_KEY_CAP - 1) - INDEX_OVERHEAD - 1 - ns.len()
 }
 
 #[inline]

@@ -26,7 +26,7 @@ fn bad_namespaces_keys_and_ttls_are_refused_and_nothing_is_written() {
     s.put(&max_ns, b"k", b"v", MIN).unwrap();
 
     let max = s.max_key_len(b"ns").unwrap();
-    assert_eq!(max, 511 - 9 - 2);
+    assert_eq!(max, 511 - 10 - 2);
     let key = vec![b'k'; max];
     s.put(b"ns", &key, b"v", MIN).unwrap();
     assert_eq!(s.get(b"ns", &key).unwrap().as_deref(), Some(&b"v"[..]));
@@ -43,7 +43,7 @@ fn bad_namespaces_keys_and_ttls_are_refused_and_nothing_is_written() {
         ErrorKind::KeyTooLong
     );
     // Longer namespaces leave less room for the key.
-    assert_eq!(s.max_key_len(&max_ns).unwrap(), 511 - 9 - 255);
+    assert_eq!(s.max_key_len(&max_ns).unwrap(), 511 - 10 - 255);
 
     assert_eq!(
         s.put(b"ns", b"z", b"v", Duration::ZERO).unwrap_err().kind(),
