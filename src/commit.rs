@@ -92,7 +92,7 @@ impl Committer {
             cv: Condvar::new(),
         };
         // SAFETY: the lifetime is erased only for the queue; see the module comment.
-        let ptr = JobPtr(&job as *const Job<'_> as *const Job<'static>);
+        let ptr = JobPtr(unsafe { std::mem::transmute::<*const Job<'_>, *const Job<'static>>(&job) });
         let mut st = self.state.lock();
         st.queue.push_back(ptr);
         loop {

@@ -145,6 +145,9 @@ impl Options {
     }
 }
 
+/// One record of [`Store::put_many_ms`]: `(namespace, key, value, ttl_ms)`.
+pub type RecordMs<'a> = (&'a [u8], &'a [u8], &'a [u8], u64);
+
 /// One record of [`Store::put_many`].
 #[derive(Clone, Copy, Debug)]
 pub struct Record<'a> {
@@ -638,7 +641,7 @@ impl Store {
 
     /// Writes every record in one transaction: all or none.
     pub fn put_many(&self, records: &[Record<'_>]) -> Result<()> {
-        let ops: Vec<(&[u8], &[u8], &[u8], u64)> = records
+        let ops: Vec<RecordMs<'_>> = records
             .iter()
             .map(|r| Ok((r.namespace, r.key, r.value, ttl_ms(r.ttl)?)))
             .collect::<Result<_>>()?;
@@ -646,7 +649,7 @@ impl Store {
     }
 
     /// [`Store::put_many`] with `(namespace, key, value, ttl_ms)` records.
-    pub fn put_many_ms(&self, records: &[(&[u8], &[u8], &[u8], u64)]) -> Result<()> {
+    pub fn put_many_ms(&self, records: &[RecordMs<'_>]) -> Result<()> {
         let g = self.core()?;
         let core = g.core();
         if records.len() > MAX_BATCH_RECORDS {
