@@ -40,14 +40,18 @@ defmodule TTLKV.ProcessesTest do
     assert {:ok, _} = TTLKV.get(s, "shared", "hot")
   end
 
-  test "NIF calls do not block normal schedulers: a heartbeat stays on time under sync puts" do
+  test "NIF calls do not block normal schedulers: puts never hold one, a heartbeat stays on time" do
     {:ok, s} = TTLKV.open(tmp_dir("heartbeat"), durability: :sync)
     interval = 5
     parent = self()
     heartbeat = spawn_link(fn -> heartbeat(parent, interval, []) end)
 
-    # Enough writers to keep every normal scheduler busy if puts ran on them (each put waits
-    # for an fsync), for a second.
+    # The VM reports every process that holds a normal scheduler for 2 ms or more. A put that
+    # ran there would (it waits for an fsync or a group commit); on a dirty I/O scheduler it
+    # never does.
+    previous_monitor = :erlang.system_monitor(self(), [{:long_schedule, 2}])
+
+    # Enough writers to keep every normal scheduler busy if puts ran on them, for a second.
     until = System.monotonic_time(:millisecond) + 1_000
 
     writers =
@@ -55,25 +59,50 @@ defmodule TTLKV.ProcessesTest do
         Task.async(fn -> write_until(s, w, 0, until) end)
       end
 
-    Task.await_many(writers, 60_000)
+    writer_pids = Enum.map(writers, & &1.pid)
+    puts = writers |> Task.await_many(60_000) |> Enum.sum()
+
+    case previous_monitor do
+      {pid, opts} -> :erlang.system_monitor(pid, opts)
+      :undefined -> :erlang.system_monitor(:undefined)
+    end
+
+    long_puts = count_long_schedules(writer_pids, 0)
     send(heartbeat, :stop)
     assert_receive {:heartbeat, lateness}, 5_000
     sorted = Enum.sort(lateness)
     beats = length(sorted)
     p99 = Enum.at(sorted, div(beats * 99, 100))
     max_late = List.last(sorted)
-    IO.puts("\nheartbeat: #{beats} beats of #{interval} ms, p99 #{p99} ms late, max #{max_late} ms")
+
+    IO.puts(
+      "\nschedulers: #{puts} sync puts, #{long_puts} held a normal scheduler >= 2 ms; " <>
+        "heartbeat #{beats} beats of #{interval} ms, p99 #{p99} ms late, max #{max_late} ms"
+    )
+
+    assert puts > 100
+    # The OS may preempt a scheduler thread in the microseconds of the hop to the dirty
+    # scheduler on this shared 2-core machine: allow that, never a pattern.
+    assert long_puts <= max(1, div(puts, 100)), "#{long_puts} of #{puts} puts held a scheduler"
     assert beats > 50
-    # A scheduler blocked by a put would make beats late by whole commits (fsyncs), again and
-    # again; the OS may still preempt a scheduler thread once in a while (2 cores here, shared
-    # with the dirty I/O threads), hence a percentile and a loose maximum.
-    assert p99 < 20, "heartbeat p99 #{p99} ms late"
-    assert max_late < 200, "heartbeat was #{max_late} ms late"
+    # Timing on a shared machine is noisy, hence a percentile and a loose maximum.
+    assert p99 < 50, "heartbeat p99 #{p99} ms late"
+    assert max_late < 500, "heartbeat was #{max_late} ms late"
+  end
+
+  # long_schedule events of the writers (which only put and get).
+  defp count_long_schedules(pids, n) do
+    receive do
+      {:monitor, pid, :long_schedule, _info} ->
+        count_long_schedules(pids, if(pid in pids, do: n + 1, else: n))
+    after
+      0 -> n
+    end
   end
 
   defp write_until(s, w, i, until) do
     if System.monotonic_time(:millisecond) > until do
-      :ok
+      i
     else
       value = :binary.copy(<<w>>, 4096)
       :ok = TTLKV.put(s, "hb", "w#{w}-#{i}", value, 60_000)
@@ -178,5 +207,53 @@ defmodule TTLKV.ProcessesTest do
     assert TTLKV.keys(s, ns) == {:ok, [c_key, "elixir-key"]}
 
     {_, 3} = System.cmd(probe, ["get", dir, hex(ns), hex("missing")])
+  end
+
+  test "the NIF refuses to load a library of another ABI, saying which" do
+    # The shim, built with ttlkv_abi_version() answering 2, loaded in a fresh VM.
+    tmp = tmp_dir("abi")
+    File.mkdir_p!(tmp)
+    fake = Path.join(tmp, "fake_abi.c")
+    File.write!(fake, "#include <stdint.h>\nuint32_t fake_abi_version(void) { return 2; }\n")
+    so = Path.join(tmp, "ttlkv_nif.so")
+
+    erts =
+      Path.join([
+        List.to_string(:code.root_dir()),
+        "erts-#{:erlang.system_info(:version)}",
+        "include"
+      ])
+
+    src = Path.expand("../c_src/ttlkv_nif.c", __DIR__)
+
+    args =
+      ["-std=c11", "-fPIC", "-shared", "-Dttlkv_abi_version=fake_abi_version"] ++
+        ["-I", erts, "-I", include_dir(), src, fake, static_lib(), "-o", so] ++
+        ["-lpthread", "-ldl", "-lm"]
+
+    {out, 0} = System.cmd(System.get_env("CC") || "cc", args, stderr_to_stdout: true)
+
+    # A stand-in module with every NIF's name and arity, so only the ABI check can fail.
+    stubs =
+      for {name, arity} <- TTLKV.NIF.__info__(:functions),
+          name not in [:load_nif, :explain, :abi_version_expected, :__info__] do
+        args = Enum.map_join(1..arity//1, ", ", &"_a#{&1}")
+        "def #{name}(#{args}), do: :stub"
+      end
+
+    code = """
+    defmodule TTLKV.NIF do
+      def load(path), do: :erlang.load_nif(path, 1)
+      #{Enum.join(stubs, "\n  ")}
+    end
+    IO.inspect(TTLKV.NIF.load(#{inspect(Path.rootname(so))}))
+    """
+
+    {output, 0} = System.cmd("elixir", ["-e", code], stderr_to_stdout: true)
+    assert output =~ "load-call unsuccessful", out <> output
+    [_, text] = Regex.run(~r/\{:load, (.*)\}\}/, output)
+    explained = TTLKV.NIF.explain(:load, text)
+    assert explained =~ "libttlkv has C ABI version 2"
+    assert explained =~ "ABI version 1"
   end
 end

@@ -37,7 +37,8 @@ defmodule TTLKV.NIF do
   end
 
   @doc false
-  def explain(:load_failed, text) do
+  # OTP reports a failing load callback as {:load, 'Library load-call unsuccessful (N).'}.
+  def explain(kind, text) when kind in [:load, :load_failed] do
     case Regex.run(~r/\((\d+)\)/, text) do
       [_, code] -> explain_code(String.to_integer(code), text)
       _ -> text
