@@ -58,7 +58,7 @@ defmodule TTLKV.PowCacheTest do
 
     test "one key in two namespaces is two independent entries" do
       a = Keyword.put(@config, :namespace, "a")
-      b = Keyword.merge(@config, namespace: "b", ttl: 200)
+      b = Keyword.merge(@config, namespace: "b", ttl: 500)
       :ok = PowCache.put(a, {"same", :in_a})
       :ok = PowCache.put(b, {"same", :in_b})
       assert PowCache.get(a, "same") == :in_a
@@ -72,20 +72,22 @@ defmodule TTLKV.PowCacheTest do
     test "overwriting restarts the lifetime with the new TTL, shorter or longer" do
       :ok = PowCache.put(@config, {"k", 1})
       {:ok, long} = deadline(@config, "k")
-      :ok = PowCache.put(Keyword.put(@config, :ttl, 150), {"k", 2})
+      :ok = PowCache.put(Keyword.put(@config, :ttl, 300), {"k", 2})
       {:ok, short} = deadline(@config, "k")
       assert short < long
       wait_until(fn -> PowCache.get(@config, "k") == :not_found end)
+      before_short_put = System.os_time(:millisecond)
       :ok = PowCache.put(Keyword.put(@config, :ttl, 100), {"k", 3})
       :ok = PowCache.put(@config, {"k", 4})
       {:ok, d} = deadline(@config, "k")
-      wait_until(fn -> System.os_time(:millisecond) > short + 150 end)
+      # Past any deadline the 100 ms put could have had: the longer one replaced it.
+      wait_until(fn -> System.os_time(:millisecond) > before_short_put + 250 end)
       assert PowCache.get(@config, "k") == 4
       assert d > System.os_time(:millisecond) + 3_000_000
     end
 
     test "a deleted key stays deleted; a later put is not hit by an old deadline" do
-      short = Keyword.put(@config, :ttl, 100)
+      short = Keyword.put(@config, :ttl, 300)
       :ok = PowCache.put(short, {"k", :old})
       {:ok, old_deadline} = deadline(short, "k")
       :ok = PowCache.delete(short, "k")
@@ -162,7 +164,7 @@ defmodule TTLKV.PowCacheTest do
 
   describe "3. short TTLs" do
     test "a key is gone shortly after its TTL and never returned after it" do
-      config = Keyword.put(@config, :ttl, 100)
+      config = Keyword.put(@config, :ttl, 400)
       :ok = PowCache.put(config, {"key", "value"})
       :ok = PowCache.put(config, [{"key1", "1"}, {"key2", "2"}])
       {:ok, d} = deadline(config, "key2")
@@ -193,7 +195,7 @@ defmodule TTLKV.PowCacheTest do
       namespaces = ["credentials", "pow:test", "reset_password"]
 
       for ns <- namespaces do
-        config = [namespace: ns, ttl: 150]
+        config = [namespace: ns, ttl: 1_000]
         :ok = PowCache.put(config, [{"short", 1}, {["user", 1], 2}])
         :ok = PowCache.put([namespace: ns, ttl: 3_600_000], {"long", 3})
       end
@@ -278,7 +280,7 @@ defmodule TTLKV.PowCacheTest do
     end
 
     test "all/2 leaves out expired entries" do
-      :ok = PowCache.put(Keyword.put(@config, :ttl, 100), {["user", 1], :short})
+      :ok = PowCache.put(Keyword.put(@config, :ttl, 400), {["user", 1], :short})
       :ok = PowCache.put(@config, {["user", 2], :long})
       {:ok, d} = deadline(@config, ["user", 1])
       wait_until(fn -> System.os_time(:millisecond) > d end)

@@ -91,8 +91,8 @@ defmodule TTLKVTest do
     end
 
     test "entries gives keys and values of one snapshot; purge_expired and sync", %{store: s} do
-      :ok = TTLKV.put(s, "ns", "short", "x", 50)
       :ok = TTLKV.put_many(s, "ns", [{"long", "y"}, {"a", ""}], 60_000)
+      :ok = TTLKV.put(s, "ns", "short", "x", 300)
       {:ok, d} = TTLKV.deadline(s, "ns", "short")
       wait_until(fn -> System.os_time(:millisecond) > d end)
       assert TTLKV.entries(s, "ns") == {:ok, [{"a", ""}, {"long", "y"}]}
@@ -109,7 +109,7 @@ defmodule TTLKVTest do
 
   describe "expiry" do
     test "an expired value is never returned, checked right at the deadline", %{store: s} do
-      :ok = TTLKV.put(s, "ns", "k", "v", 250)
+      :ok = TTLKV.put(s, "ns", "k", "v", 400)
       {:ok, deadline} = TTLKV.deadline(s, "ns", "k")
 
       # Read as fast as we can from well before the deadline to well after it.
@@ -127,7 +127,7 @@ defmodule TTLKVTest do
 
     test "a deleted key stays deleted and a new put is not hit by the old deadline",
          %{store: s} do
-      :ok = TTLKV.put(s, "ns", "k", "old", 100)
+      :ok = TTLKV.put(s, "ns", "k", "old", 300)
       {:ok, old_deadline} = TTLKV.deadline(s, "ns", "k")
       :ok = TTLKV.delete(s, "ns", "k")
       :ok = TTLKV.put(s, "ns", "k", "new", 60_000)
