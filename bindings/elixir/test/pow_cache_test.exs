@@ -395,9 +395,9 @@ defmodule TTLKV.PowCacheTest do
       assert_raise PowCache.Error, ~r/not running/, fn -> PowCache.get(@config, "key") end
     end
 
-    test "MnesiaCache's :timeout and :table_opts are accepted", %{dir: dir} do
+    test "MnesiaCache's :timeout, :table_opts and :writes are accepted", %{dir: dir} do
       :ok = stop_supervised(PowCache)
-      start_supervised!({PowCache, path: dir, timeout: 15_000, table_opts: []})
+      start_supervised!({PowCache, path: dir, timeout: 15_000, table_opts: [], writes: :sync})
       assert PowCache.get(@config, "key") == :not_found
     end
   end

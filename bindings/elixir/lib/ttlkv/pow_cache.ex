@@ -24,8 +24,9 @@ defmodule TTLKV.PowCache do
       `TTLKV.open/2` (`:sync_interval`, `:map_size`, `:max_map_size`, `:max_readers`).
     * `:name` - the registered name (default `TTLKV.PowCache`). Pow reaches the default
       instance; other names serve direct callers passing `name:` in their config.
-    * `:timeout`, `:table_opts` - MnesiaCache options, accepted and ignored (nothing to wait
-      for: opening is O(1) in the number of keys).
+    * `:timeout`, `:table_opts`, `:writes` - MnesiaCache options, accepted and ignored:
+      nothing to wait for (opening is O(1) in the number of keys), no table, and a write is
+      always visible to every reader when `put/2` returns (what `writes: :sync` asks for).
     * `:nodes`, `:extra_db_nodes` - multi-node replication is not supported yet; the start
       fails rather than silently running single-node.
 
@@ -73,8 +74,8 @@ defmodule TTLKV.PowCache do
   end
 
   @default_namespace "cache"
-  @ignored_start_options [:timeout, :table_opts]
-  @unsupported_start_options [:nodes, :extra_db_nodes, :writes]
+  @ignored_start_options [:timeout, :table_opts, :writes]
+  @unsupported_start_options [:nodes, :extra_db_nodes]
 
   defmodule ConfigError do
     @moduledoc "A call's config is invalid (no `:ttl`, ...). Raised in the caller."
@@ -170,7 +171,7 @@ defmodule TTLKV.PowCache do
         message =
           if unsupported != [] do
             "#{inspect(__MODULE__)} (#{path}) does not support #{inspect(unsupported)} yet: " <>
-              "it runs on one node; writes are always synchronous with respect to reads"
+              "multi-node replication is a later step; it runs on one node"
           else
             "#{inspect(__MODULE__)} (#{path}): unknown options #{inspect(unknown)}"
           end
