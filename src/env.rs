@@ -57,6 +57,7 @@ pub(crate) struct Env {
     gate: RwLock<()>,
     max_map_size: usize,
     max_key_size: usize,
+    dir: std::path::PathBuf,
     pub(crate) meta_info: StoreMeta,
 }
 
@@ -171,6 +172,7 @@ impl Env {
             gate: RwLock::new(()),
             max_map_size: opts.max_map_size.max(opts.map_size),
             max_key_size,
+            dir: dir.to_path_buf(),
             meta_info,
         })
     }
@@ -441,8 +443,38 @@ impl Env {
             drop(gate);
             match outcome {
                 Err(e) if is_map_full(&e) => self.grow(seen)?,
+                Err(e) if e.kind() == ErrorKind::Io => return Err(self.explain_io(e)),
                 other => return other,
             }
+        }
+    }
+
+    /// LMDB reports a short write as EIO, which is what a full file system gives it: tell the
+    /// caller the disk is full when it is, so that "delete something" is the visible remedy.
+    #[cold]
+    fn explain_io(&self, e: Error) -> Error {
+        let Ok(dir) = std::ffi::CString::new(self.dir.as_os_str().as_encoded_bytes()) else {
+            return e;
+        };
+        // SAFETY: statvfs fills the struct; dir is a NUL-terminated path.
+        let free = unsafe {
+            let mut st: libc::statvfs = std::mem::zeroed();
+            if libc::statvfs(dir.as_ptr(), &mut st) != 0 {
+                return e;
+            }
+            st.f_bavail as u64 * st.f_frsize as u64
+        };
+        if free < 1 << 20 {
+            Error::new(
+                ErrorKind::NoSpace,
+                format!(
+                    "no space left on the file system of {} ({free} bytes free): {}",
+                    self.dir.display(),
+                    e.message()
+                ),
+            )
+        } else {
+            e
         }
     }
 }
