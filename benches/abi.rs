@@ -57,6 +57,9 @@ fn value(i: usize) -> [u8; VALUE_LEN] {
     v
 }
 
+/// One contender: called with each key's index and bytes.
+type Contender<'a> = dyn FnMut(usize, &[u8]) + 'a;
+
 /// Chunk of keys each contender runs before the next one takes its turn.
 const CHUNK: usize = 500;
 
@@ -67,7 +70,7 @@ const CHUNK: usize = 500;
 fn contest<const K: usize>(
     keys: &[[u8; 32]],
     rounds: usize,
-    contenders: [&mut dyn FnMut(usize, &[u8]); K],
+    contenders: [&mut Contender<'_>; K],
 ) -> [f64; K] {
     let chunks = keys.len().div_ceil(CHUNK);
     let mut best = vec![[Duration::MAX; K]; chunks];
