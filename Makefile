@@ -13,7 +13,7 @@ LIB_DIR := $(TARGET)/release
 LIB_SO := $(LIB_DIR)/libttlkv.so
 LIB_A := $(LIB_DIR)/libttlkv.a
 
-.PHONY: all build test demo bench lint fmt clean test-rust demo-rust bench-rust
+.PHONY: all build test demo bench lint fmt clean test-rust demo-rust bench-rust soak
 
 all: build
 
@@ -26,7 +26,10 @@ include $(wildcard $(ROOT)/mk/*.mk)
 test: lint test-rust $(TEST_SUITES)
 	@echo "make test: every suite passed (rust $(TEST_SUITES))"
 
-demo: demo-rust $(DEMOS)
+# Every language's demo on one store in a temporary directory: each reads what the others wrote.
+demo:
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	TTLKV_DEMO_DIR="$$dir/store" $(MAKE) --no-print-directory demo-rust $(DEMOS)
 
 bench: bench-rust $(BENCHES)
 
@@ -45,6 +48,10 @@ demo-rust:
 
 bench-rust:
 	$(CARGO) bench --bench core
+
+# The reliability suites with many more kills, processes and seconds (see README, Guarantees).
+soak: build
+	TTLKV_SOAK=1 $(CARGO) test --release --test reliability_crash --test reliability_processes -- --nocapture --test-threads=1
 
 clean:
 	$(CARGO) clean
