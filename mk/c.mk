@@ -34,7 +34,7 @@ header-check: build
 # or definitely-lost byte fails. `make test-rust` runs the same programs without valgrind.
 test-c-valgrind: build
 	@command -v valgrind >/dev/null || { echo "test-c: valgrind is required" >&2; exit 1; }
-	TTLKV_VALGRIND=1 $(CARGO) test --release --test abi_c -- --test-threads=2
+	TTLKV_VALGRIND=1 $(CARGO) test --release --test abi_c -- --test-threads=2 --nocapture
 
 # Installs into a temporary prefix, then builds examples/c/demo.c with nothing but
 # `cc $(pkg-config --cflags --libs ttlkv)` and runs it (and a static build of it).
@@ -47,7 +47,7 @@ test-c-install: build
 	cc $(ROOT)/examples/c/demo.c $$(pkg-config --cflags --libs ttlkv) -o "$$tmp/demo" && \
 	readelf -d "$$tmp/demo" | grep -q 'NEEDED.*\[libttlkv.so.$(C_ABI)\]' && \
 	TTLKV_DEMO_DIR="$$tmp/store" LD_LIBRARY_PATH="$$tmp/prefix/lib" "$$tmp/demo" && \
-	cc -static-libgcc $(ROOT)/examples/c/demo.c $$(pkg-config --cflags ttlkv) \
+	cc $(ROOT)/examples/c/demo.c $$(pkg-config --cflags ttlkv) \
 	  "$$tmp/prefix/lib/libttlkv.a" $$(pkg-config --static --libs-only-l ttlkv | sed 's/-lttlkv//') \
 	  -o "$$tmp/demo-static" && \
 	TTLKV_DEMO_DIR="$$tmp/store" "$$tmp/demo-static" >/dev/null && \

@@ -142,6 +142,18 @@ fn run_with(exe: &Path, args: &[&str], env: &[(&str, &str)], suppressions: Optio
         out.status
     );
     if valgrind() {
+        // One line per process (forked children report too), for the record.
+        for l in stderr
+            .lines()
+            .filter(|l| l.contains("ERROR SUMMARY") || l.contains("definitely lost:"))
+        {
+            println!(
+                "valgrind {} {}: {}",
+                exe.file_name().unwrap().to_string_lossy(),
+                args.join(" "),
+                l
+            );
+        }
         assert!(
             stderr.contains("ERROR SUMMARY: 0 errors"),
             "valgrind reported errors:\n{stderr}"
