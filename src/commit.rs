@@ -163,7 +163,7 @@ fn apply(core: &Core, batch: &[JobPtr]) -> Vec<Result<bool>> {
 }
 
 fn apply_together(core: &Core, jobs: &[&Job<'static>]) -> Result<Vec<bool>> {
-    let now = core.clock.now_ms();
+    let now = core.now_ms();
     let mut min_deadline = NEVER;
     let results = core.env.write(|txn| {
         let mut results = Vec::with_capacity(jobs.len());

@@ -62,7 +62,7 @@ fn run(core: &Core, wake: &Receiver<()>) {
                 None
             }
         };
-        let now_ms = core.clock.now_ms();
+        let now_ms = core.now_ms();
         let mut sleep = MAX_SLEEP;
         if let Some(d) = earliest {
             sleep = sleep.min(Duration::from_millis(d.saturating_sub(now_ms)));
@@ -104,7 +104,7 @@ fn iteration(core: &Core) -> Result<Option<u64>> {
         if core.shutdown.load(Ordering::SeqCst) {
             return Ok(None);
         }
-        let removed = core.remove_due_batch(core.clock.now_ms())?;
+        let removed = core.remove_due_batch(core.now_ms())?;
         if removed < core.expiry_batch {
             break;
         }

@@ -227,6 +227,7 @@ pub(crate) struct Core {
     pub counters: Counters,
     committer: Committer,
     hlc: AtomicU64,
+    high_water: AtomicU64,
     /// The deadline the expiry thread will wake for; writers lower it (never raise it).
     pub next_wake: AtomicU64,
     pub wake_tx: Sender<()>,
@@ -235,6 +236,21 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    /// The store's "now": the clock's reading, but never earlier than one this process already
+    /// used. After the wall clock steps backward the store's time stands still until the clock
+    /// catches up, so an entry once seen expired is never live again.
+    #[inline]
+    pub(crate) fn now_ms(&self) -> u64 {
+        let c = self.clock.now_ms();
+        let seen = self.high_water.load(Ordering::Relaxed);
+        if c > seen {
+            self.high_water.fetch_max(c, Ordering::Relaxed);
+            c
+        } else {
+            seen
+        }
+    }
+
     /// A hybrid logical clock: wall-clock ms in the high 48 bits, a counter in the low 16,
     /// never going backwards within this process.
     fn next_version(&self, now: u64) -> u64 {
@@ -432,6 +448,7 @@ fn open_shared(path: &Path, opts: &Options) -> Result<Arc<Shared>> {
         counters: Counters::default(),
         committer: Committer::new(),
         hlc: AtomicU64::new(now << 16),
+        high_water: AtomicU64::new(now),
         next_wake: AtomicU64::new(0),
         wake_tx,
         shutdown: AtomicBool::new(false),
@@ -625,7 +642,7 @@ impl Store {
         let g = self.core()?;
         let core = g.core();
         check_record(core, ns, key, value)?;
-        let deadline = deadline_for(core.clock.now_ms(), ttl_ms)?;
+        let deadline = deadline_for(core.now_ms(), ttl_ms)?;
         core.committer
             .submit(
                 core,
@@ -668,7 +685,7 @@ impl Store {
                 format!("a batch of {bytes} bytes is over the limit of {MAX_BATCH_BYTES}"),
             ));
         }
-        let now = core.clock.now_ms();
+        let now = core.now_ms();
         let mut ops = Vec::with_capacity(records.len());
         for (i, &(ns, key, value, ttl)) in records.iter().enumerate() {
             let at = |e: Error| Error::new(e.kind(), format!("record {i}: {}", e.message()));
@@ -698,7 +715,7 @@ impl Store {
         let g = self.core()?;
         let core = g.core();
         check_key(core, ns, key)?;
-        let now = core.clock.now_ms();
+        let now = core.now_ms();
         let ek = EntryKey::new(ns, key);
         core.env.read(|txn| match txn.get(ek.as_bytes())? {
             None => Ok(None),
@@ -715,7 +732,7 @@ impl Store {
         let g = self.core()?;
         let core = g.core();
         check_key(core, ns, key)?;
-        let now = core.clock.now_ms();
+        let now = core.now_ms();
         let ek = EntryKey::new(ns, key);
         core.env.read(|txn| match txn.get(ek.as_bytes())? {
             None => Ok(None),
@@ -752,7 +769,7 @@ impl Store {
         let g = self.core()?;
         let core = g.core();
         validate_namespace(ns)?;
-        let now = core.clock.now_ms();
+        let now = core.now_ms();
         let prefix = crate::codec::namespace_prefix(ns);
         core.env.read(|txn| {
             let mut damaged = false;
@@ -779,7 +796,7 @@ impl Store {
     pub fn purge_expired(&self) -> Result<u64> {
         let g = self.core()?;
         let core = g.core();
-        let now = core.clock.now_ms();
+        let now = core.now_ms();
         let mut total = 0u64;
         loop {
             let n = core.remove_due_batch(now)?;
