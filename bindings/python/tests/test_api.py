@@ -237,3 +237,46 @@ def test_context_manager_closes(store_dir) -> None:  # type: ignore[no-untyped-d
     assert s.closed
     with ttlkv.Store(store_dir) as s:
         assert s.get("n", b"k") == b"v"
+
+
+def test_items_and_values_come_from_one_snapshot(store: ttlkv.Store) -> None:
+    ns = store.namespace("items", ttl=60)
+    ns.put_many({b"b": b"2", b"a": b"1", b"": b"empty"})
+    assert ns.items() == [(b"", b"empty"), (b"a", b"1"), (b"b", b"2")]
+    assert ns.values() == [b"empty", b"1", b"2"]
+    assert store.entries("items") == ns.items()
+    objects = store.namespace("items-json", ttl=60, serializer=ttlkv.JSONSerializer())
+    objects["x"] = [1]
+    assert objects.items() == [(b"x", [1])]
+
+
+def test_max_key_len_depends_on_the_namespace(store: ttlkv.Store) -> None:
+    short = store.max_key_len("n")
+    long = store.max_key_len("n" * 200)
+    assert short > long > 0
+    assert store.namespace("n", ttl=60).max_key_len() == short
+
+
+def test_maintenance_calls(store: ttlkv.Store) -> None:
+    ns = store.namespace("maint", ttl=60)
+    ns.put(b"k", b"v")
+    ns.put(b"gone", b"v", ttl=0.05)
+    store.sync()
+    time.sleep(0.1)
+    removed = store.purge_expired()
+    assert removed in (0, 1)  # 0 when the expiry thread was quicker
+    assert ns.keys() == [b"k"]
+    assert store.verify() == []
+    stats = store.stats()
+    assert set(stats) == {
+        "expired_removed", "expiry_batches", "expiry_panics", "expiry_errors",
+        "readers_reclaimed", "map_size", "used_bytes",
+    }
+    assert stats["map_size"] >= stats["used_bytes"] > 0
+    assert stats["expiry_panics"] == 0
+
+
+def test_constants_are_exported() -> None:
+    assert ttlkv.MAX_NAMESPACE_LEN == 255
+    assert ttlkv.MAX_VALUE_LEN == 1 << 30
+    assert ttlkv.MAX_BATCH_RECORDS > 0 and ttlkv.MAX_BATCH_BYTES > 0

@@ -187,16 +187,20 @@ def test_over_long_key(ns: ttlkv.Namespace) -> None:
 
 
 def test_longest_key_that_fits_round_trips(ns: ttlkv.Namespace) -> None:
-    lo, hi = 0, 5000  # find the limit by bisection; the library documents it, we only probe
-    while lo + 1 < hi:
-        mid = (lo + hi) // 2
-        try:
-            ns.put(b"k" * mid, b"v")
-            lo = mid
-        except ttlkv.KeyTooLongError:
-            hi = mid
-    assert lo >= 200, "LMDB's default key size leaves room for real keys"
-    assert ns.get(b"k" * lo) == b"v"
+    limit = ns.max_key_len()
+    assert limit >= 400, "LMDB's default key size leaves room for real keys"
+    ns.put(b"k" * limit, b"v")
+    assert ns.get(b"k" * limit) == b"v"
+    with pytest.raises(ttlkv.KeyTooLongError):
+        ns.put(b"k" * (limit + 1), b"v")
+
+
+def test_batch_over_the_record_limit(ns: ttlkv.Namespace) -> None:
+    records = {b"%d" % i: b"" for i in range(ttlkv.MAX_BATCH_RECORDS + 1)}
+    with pytest.raises(ttlkv.BatchTooLargeError) as info:
+        ns.put_many(records)
+    assert isinstance(info.value, ValueError)
+    assert ns.keys() == []
 
 
 @pytest.mark.parametrize("ttl", [0, 0.0, -1, -0.5, math.nan])

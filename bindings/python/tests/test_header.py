@@ -22,7 +22,9 @@ from ttlkv import _ffi
 from conftest import HEADER
 
 #: Macros of the header that are not integer constants of the ABI.
-NOT_CONSTANTS = re.compile(r"^(TTLKV_H|TTLKV_.*_H|.*_INCLUDED)$")
+#: (The version macros change with every release, not with the ABI; a test below checks that
+#: the loaded library's version number is the header's.)
+NOT_CONSTANTS = re.compile(r"^(TTLKV_H|TTLKV_.*_H|.*_INCLUDED|TTLKV_VERSION_(MAJOR|MINOR|PATCH|NUMBER))$")
 
 Function = Tuple[str, List[Tuple[str, str]]]
 
@@ -45,13 +47,14 @@ class Header:
         self.structs: Dict[str, List[Tuple[str, str]]] = {}
         self.typedefs: Dict[str, str] = {}
         # Enums: `[typedef] enum [name] { A = 1, ... } [name];`
-        for body in re.findall(r"enum\s*\w*\s*\{(.*?)\}", text, flags=re.S):
+        enum = r"enum\s*\w*\s*(?::\s*\w+\s*)?\{"  # C++ has `enum x : uint32_t {`
+        for body in re.findall(enum + r"(.*?)\}", text, flags=re.S):
             value = -1
             for item in filter(None, (i.strip() for i in body.split(","))):
                 name, _, expr = item.partition("=")
                 value = c_integer(expr, self.constants) if expr.strip() else value + 1
                 self.constants[name.strip()] = value
-        text = re.sub(r"(typedef\s+)?enum\s*\w*\s*\{.*?\}\s*\w*\s*;", " ", text, flags=re.S)
+        text = re.sub(r"(typedef\s+)?" + enum + r".*?\}\s*\w*\s*;", " ", text, flags=re.S)
         # Structs with a body: `[typedef] struct name { fields } [name];`
         for match in re.finditer(
             r"(?:typedef\s+)?struct\s+(\w+)\s*\{(.*?)\}\s*(\w*)\s*;", text, flags=re.S
@@ -188,6 +191,10 @@ def test_constants_and_status_codes_match(header: Header) -> None:
 def test_abi_version_of_header_package_and_library(header: Header) -> None:
     assert header.constants["TTLKV_ABI_VERSION"] == ttlkv.ABI_VERSION
     assert _ffi.lib.ttlkv_abi_version() == ttlkv.ABI_VERSION
+
+
+def test_library_version_number_is_the_headers(header: Header) -> None:
+    assert _ffi.lib.ttlkv_version_number() == c_integer(header.macros["TTLKV_VERSION_NUMBER"], {})
 
 
 def test_every_status_has_library_text() -> None:

@@ -53,6 +53,14 @@ __version__ = "0.1.0"
 
 #: The C ABI version this package speaks; a library of another version is refused at import.
 ABI_VERSION: int = _ffi.ABI_VERSION
+#: The longest namespace name, in bytes.
+MAX_NAMESPACE_LEN: int = _ffi.CONSTANTS["TTLKV_MAX_NAMESPACE_LEN"]
+#: The largest value, in bytes (1 GiB).
+MAX_VALUE_LEN: int = _ffi.CONSTANTS["TTLKV_MAX_VALUE_LEN"]
+#: The most records one ``put_many`` takes.
+MAX_BATCH_RECORDS: int = _ffi.CONSTANTS["TTLKV_MAX_BATCH_RECORDS"]
+#: The most bytes of keys and values one ``put_many`` takes.
+MAX_BATCH_BYTES: int = _ffi.CONSTANTS["TTLKV_MAX_BATCH_BYTES"]
 
 
 def library_version() -> str:
@@ -68,6 +76,10 @@ def library_path() -> str:
 __all__ = [
     "ABI_VERSION",
     "Error",
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_RECORDS",
+    "MAX_NAMESPACE_LEN",
+    "MAX_VALUE_LEN",
     "JSONSerializer",
     "Namespace",
     "PickleSerializer",

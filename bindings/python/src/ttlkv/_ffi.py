@@ -76,6 +76,24 @@ CONSTANTS: Dict[str, int] = {
     "TTLKV_DEADLINE_NEVER": 2**64 - 1,
     "TTLKV_DURABILITY_SYNC": 0,
     "TTLKV_DURABILITY_PERIODIC": 1,
+    "TTLKV_MAX_NAMESPACE_LEN": 255,
+    "TTLKV_MAX_VALUE_LEN": 1 << 30,
+    "TTLKV_MAX_BATCH_RECORDS": 100_000,
+    "TTLKV_MAX_BATCH_BYTES": 1 << 30,
+    "TTLKV_STAT_EXPIRED_REMOVED": 0,
+    "TTLKV_STAT_EXPIRY_BATCHES": 1,
+    "TTLKV_STAT_EXPIRY_PANICS": 2,
+    "TTLKV_STAT_EXPIRY_ERRORS": 3,
+    "TTLKV_STAT_READERS_RECLAIMED": 4,
+    "TTLKV_STAT_MAP_SIZE": 5,
+    "TTLKV_STAT_USED_BYTES": 6,
+}
+
+#: The counters of ``ttlkv_stat``, by their name in ``Store.stats()`` (``expired_removed``…).
+STATS: Dict[str, int] = {
+    name[len("TTLKV_STAT_") :].lower(): value
+    for name, value in CONSTANTS.items()
+    if name.startswith("TTLKV_STAT_")
 }
 
 OK = STATUS["TTLKV_OK"]
@@ -158,8 +176,10 @@ ttlkv_record._fields_ = [
 #: Every function of the header: name -> (return type, [(parameter, C type)]).
 FUNCTIONS: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
     "ttlkv_abi_version": ("uint32_t", []),
+    "ttlkv_version_number": ("uint32_t", []),
     "ttlkv_version": ("const char *", []),
     "ttlkv_status_str": ("const char *", [("code", "uint32_t")]),
+    "ttlkv_status_name": ("const char *", [("code", "uint32_t")]),
     "ttlkv_last_error": ("const char *", []),
     "ttlkv_options_new": ("ttlkv_options *", []),
     "ttlkv_options_set_map_size": (
@@ -181,6 +201,10 @@ FUNCTIONS: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
     "ttlkv_options_set_max_readers": (
         "ttlkv_status",
         [("o", "ttlkv_options *"), ("n", "uint32_t")],
+    ),
+    "ttlkv_options_set_expiry_batch": (
+        "ttlkv_status",
+        [("o", "ttlkv_options *"), ("n", "uint64_t")],
     ),
     "ttlkv_options_free": ("void", [("o", "ttlkv_options *")]),
     "ttlkv_open": (
@@ -261,6 +285,26 @@ FUNCTIONS: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
             ("out", "ttlkv_key_list **"),
         ],
     ),
+    "ttlkv_entries": (
+        "ttlkv_status",
+        [
+            ("s", "ttlkv_store *"),
+            ("ns", "const uint8_t *"),
+            ("ns_len", "size_t"),
+            ("out", "ttlkv_key_list **"),
+        ],
+    ),
+    "ttlkv_purge_expired": ("ttlkv_status", [("s", "ttlkv_store *"), ("removed", "uint64_t *")]),
+    "ttlkv_verify": ("ttlkv_status", [("s", "ttlkv_store *"), ("problems", "uint64_t *")]),
+    "ttlkv_sync": ("ttlkv_status", [("s", "ttlkv_store *")]),
+    "ttlkv_max_key_len": (
+        "ttlkv_status",
+        [("s", "ttlkv_store *"), ("ns", "const uint8_t *"), ("ns_len", "size_t"), ("out", "size_t *")],
+    ),
+    "ttlkv_stat": (
+        "ttlkv_status",
+        [("s", "ttlkv_store *"), ("which", "uint32_t"), ("out", "uint64_t *")],
+    ),
     "ttlkv_key_list_len": ("size_t", [("l", "const ttlkv_key_list *")]),
     "ttlkv_key_list_get": (
         "ttlkv_status",
@@ -268,6 +312,15 @@ FUNCTIONS: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
             ("l", "const ttlkv_key_list *"),
             ("i", "size_t"),
             ("key", "const uint8_t **"),
+            ("len", "size_t *"),
+        ],
+    ),
+    "ttlkv_key_list_value": (
+        "ttlkv_status",
+        [
+            ("l", "const ttlkv_key_list *"),
+            ("i", "size_t"),
+            ("value", "const uint8_t **"),
             ("len", "size_t *"),
         ],
     ),

@@ -9,6 +9,7 @@ signal handler, a ``__del__``) never share one.
 from __future__ import annotations
 
 import atexit
+import collections
 import datetime
 import math
 import os
@@ -50,6 +51,8 @@ _get = _lib.ttlkv_get
 _get_into = _lib.ttlkv_get_into
 _buf_free = _lib.ttlkv_buf_free
 _keys = _lib.ttlkv_keys
+_entries = _lib.ttlkv_entries
+_key_list_value = _lib.ttlkv_key_list_value
 _key_list_len = _lib.ttlkv_key_list_len
 _key_list_get = _lib.ttlkv_key_list_get
 _key_list_free = _lib.ttlkv_key_list_free
@@ -139,7 +142,7 @@ def _namespace(name: Any) -> bytes:
         encoded = bytes(name)
     else:
         raise TypeError(f"ttlkv namespace names are bytes or str, not {type(name).__name__}")
-    if not 1 <= len(encoded) <= 255:
+    if not 1 <= len(encoded) <= _ffi.CONSTANTS["TTLKV_MAX_NAMESPACE_LEN"]:
         raise _error(
             _ffi.STATUS["TTLKV_NAMESPACE_INVALID"],
             f"a namespace name is 1 to 255 bytes, got {len(encoded)}",
@@ -199,6 +202,23 @@ _INITIAL_BUFFER = 4096
 _MAX_POOLED_BUFFER = 1 << 20
 
 
+class _Slices(dict):  # type: ignore[type-arg]
+    """``slices[n]`` is ``view[:n]``, made once: slicing a memoryview costs more than the
+    ``tobytes()`` that follows, and values of one namespace tend to have few distinct sizes."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self.view = view
+
+    def __missing__(self, n: int) -> memoryview:
+        piece = self.view[:n]
+        if len(self) < 512:
+            self[n] = piece
+        return piece
+
+
 class _Scratch:
     """Out-parameters and a read buffer for one native call at a time."""
 
@@ -207,6 +227,7 @@ class _Scratch:
         "cap_c",
         "buf",
         "view",
+        "slices",
         "cbuf",
         "len",
         "len_p",
@@ -223,6 +244,7 @@ class _Scratch:
         self.cap_c = c_size_t(cap)
         self.buf = bytearray(cap)
         self.view = memoryview(self.buf)
+        self.slices = _Slices(self.view)
         self.cbuf = (c_char * cap).from_buffer(self.buf)
         self.len = c_size_t()
         self.len_p = pointer(self.len)
@@ -234,8 +256,9 @@ class _Scratch:
         self.addr_p = pointer(self.addr)
 
 
-# list.pop and list.append are atomic under the GIL: a call takes a scratch for itself alone.
-_pool: List[_Scratch] = []
+# deque.pop and deque.append are atomic under the GIL: a call takes a scratch for itself
+# alone. (A list would realloc its storage on every pop from and push onto a pool of one.)
+_pool: "collections.deque[_Scratch]" = collections.deque()
 
 
 def _take() -> _Scratch:
@@ -253,7 +276,7 @@ def _read_large(store: "Store", h: Any, ns: bytes, k: bytes, s: _Scratch, ctx: s
         s = _Scratch(1 << (cap - 1).bit_length())
         rc = _get_into(h, ns, len(ns), k, len(k), s.cbuf, s.cap, s.len_p)
         if rc == _OK:
-            data = s.view[: s.len.value].tobytes()
+            data = s.slices[s.len.value].tobytes()
             _pool.append(s)
             return data
         _pool.append(s)
@@ -285,7 +308,7 @@ def _read(store: "Store", ns: bytes, k: bytes, ctx: str) -> Any:
         s = _Scratch()
     rc = _fget_into(h, ns, _size(len(ns)), k, _size(len(k)), s.cbuf, s.cap_c, s.len_p)
     if rc == _OK:
-        data = s.view[: s.len.value].tobytes()
+        data = s.slices[s.len.value].tobytes()
         _pool.append(s)
         return data
     _pool.append(s)
@@ -328,6 +351,32 @@ def _list_keys(store: "Store", ns: bytes, ctx: str) -> List[bytes]:
             append(string_at(addr.value, n) if n else b"")
         _pool.append(s)
         return keys
+    finally:
+        _key_list_free(handle)
+
+
+def _list_entries(store: "Store", ns: bytes, ctx: str) -> List[Tuple[bytes, bytes]]:
+    handle = _KeyListPtr()
+    rc = _entries(store._h, ns, len(ns), byref(handle))
+    if rc != _OK:
+        raise store._fail(rc, ctx)
+    try:
+        s = _take()
+        entries: List[Tuple[bytes, bytes]] = []
+        addr, length, addr_p, len_p = s.addr, s.len, s.addr_p, s.len_p
+        for i in range(_key_list_len(handle)):
+            rc = _key_list_get(handle, i, addr_p, len_p)
+            if rc != _OK:
+                raise store._fail(rc, ctx)
+            n = length.value
+            key = string_at(addr.value, n) if n else b""
+            rc = _key_list_value(handle, i, addr_p, len_p)
+            if rc != _OK:
+                raise store._fail(rc, ctx)
+            n = length.value
+            entries.append((key, string_at(addr.value, n) if n else b""))
+        _pool.append(s)
+        return entries
     finally:
         _key_list_free(handle)
 
@@ -614,13 +663,80 @@ class Store:
     def put_many(self, records: Iterable[Tuple[Key, Key, BytesLike, TTL]]) -> None:
         """Writes ``(namespace, key, value, ttl)`` records in one transaction: all or none.
 
-        A batch over the library's limit raises :class:`BatchTooLargeError` and writes
-        nothing.
+        A batch over ``MAX_BATCH_RECORDS`` records or ``MAX_BATCH_BYTES`` bytes raises
+        :class:`BatchTooLargeError` and writes nothing.
         """
         prepared = [
             (_namespace_arg(ns), _key(k), _value(v), ttl_to_ms(ttl)) for ns, k, v, ttl in records
         ]
         _write_many(self, prepared, "put_many")
+
+    def entries(self, namespace: Key) -> List[Tuple[bytes, bytes]]:
+        """Every live ``(key, value)`` of ``namespace`` in key order, from one snapshot."""
+        ns = _namespace_arg(namespace)
+        return _list_entries(self, ns, _ctx("entries", ns))
+
+    def max_key_len(self, namespace: Key) -> int:
+        """The longest key ``namespace`` takes, in bytes (about 490 for a short name)."""
+        ns = _namespace_arg(namespace)
+        s = _take()
+        rc = _lib.ttlkv_max_key_len(self._h, ns, len(ns), s.len_p)
+        n = s.len.value
+        _pool.append(s)
+        if rc != _OK:
+            raise self._fail(rc, _ctx("max_key_len", ns))
+        return n
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Flushes committed writes to disk now (for periodic durability, e.g. before a
+        planned stop; cheap in sync mode)."""
+        rc = _lib.ttlkv_sync(self._h)
+        if rc != _OK:
+            raise self._fail(rc, "sync")
+
+    def purge_expired(self) -> int:
+        """Removes every entry whose deadline has passed, now, without waiting for the
+        background expiry thread; returns how many this call removed. Never needed for
+        correctness: expired entries are never returned."""
+        s = _take()
+        rc = _lib.ttlkv_purge_expired(self._h, s.u64_p)
+        n = s.u64.value
+        _pool.append(s)
+        if rc != _OK:
+            raise self._fail(rc, "purge_expired")
+        return n
+
+    def stats(self) -> Dict[str, int]:
+        """The counters of the store's background work in this process: ``expired_removed``,
+        ``expiry_batches``, ``expiry_panics``, ``expiry_errors``, ``readers_reclaimed``,
+        ``map_size`` and ``used_bytes`` (one per ``TTLKV_STAT_*`` constant of the header)."""
+        s = _take()
+        try:
+            stats = {}
+            for name, which in _ffi.STATS.items():
+                rc = _lib.ttlkv_stat(self._h, which, s.u64_p)
+                if rc != _OK:
+                    raise self._fail(rc, f"stat {name}")
+                stats[name] = s.u64.value
+            return stats
+        finally:
+            _pool.append(s)
+
+    def verify(self) -> List[str]:
+        """Checks that the entries and the deadline index agree, in one snapshot. Returns the
+        problems found (the first ones, one text each; empty when the store is consistent)."""
+        s = _take()
+        rc = _lib.ttlkv_verify(self._h, s.u64_p)
+        problems = s.u64.value
+        _pool.append(s)
+        if rc != _OK:
+            raise self._fail(rc, "verify")
+        if not problems:
+            return []
+        lines = [line for line in _ffi.decode(_lib.ttlkv_last_error()).splitlines() if line]
+        return lines or [f"{problems} problem(s)"]
 
 
 def _namespace_arg(name: Any) -> bytes:
@@ -691,27 +807,33 @@ class Namespace:
         """The value of ``key`` (``bytes``, or the serializer's object), or ``default`` if it is
         absent or expired."""
         k = key if type(key) is bytes else _key(key)
-        n = len(k)
-        kl = _SIZES[n] if n <= 1024 else c_size_t(n)
-        ns = self._ns
-        store = self.store
+        try:
+            kl = _SIZES[len(k)]
+        except IndexError:
+            kl = c_size_t(len(k))
         try:
             s = _pool.pop()
         except IndexError:
             s = _Scratch()
-        rc = _fget_into(store._h, ns, self._nsl, k, kl, s.cbuf, s.cap_c, s.len_p)
-        if rc == _OK:
-            data = s.view[: s.len.value].tobytes()
+        rc = _fget_into(self.store._h, self._ns, self._nsl, k, kl, s.cbuf, s.cap_c, s.len_p)
+        if not rc:
+            data = s.slices[s.len.value].tobytes()
             _pool.append(s)
-        else:
-            _pool.append(s)
-            if rc == _NOT_FOUND:
-                return default
-            if rc != _BUFFER_TOO_SMALL:
-                raise store._fail(rc, _ctx("get", ns))
-            data = _read_large(store, store._h, ns, k, s, _ctx("get", ns))
-            if data is None:
-                return default
+            if self.serializer is None:
+                return data
+            return self.serializer.loads(data)
+        _pool.append(s)
+        if rc == _NOT_FOUND:
+            return default
+        return self._get_slow(rc, k, s, default)
+
+    def _get_slow(self, rc: int, k: bytes, s: _Scratch, default: Any) -> Any:
+        store, ns = self.store, self._ns
+        if rc != _BUFFER_TOO_SMALL:
+            raise store._fail(rc, _ctx("get", ns))
+        data = _read_large(store, store._h, ns, k, s, _ctx("get", ns))
+        if data is None:
+            return default
         if self.serializer is not None:
             return self.serializer.loads(data)
         return data
@@ -728,6 +850,23 @@ class Namespace:
     def keys(self) -> List[bytes]:
         """Every live key, in key order (a ``str`` key comes back as its UTF-8 bytes)."""
         return _list_keys(self.store, self._ns, _ctx("keys", self._ns))
+
+    def items(self) -> List[Tuple[bytes, Any]]:
+        """Every live ``(key, value)``, in key order, from one consistent snapshot (so, unlike
+        reading each key of :meth:`keys`, no entry expires in between)."""
+        entries = _list_entries(self.store, self._ns, _ctx("items", self._ns))
+        if self.serializer is None:
+            return entries
+        loads = self.serializer.loads
+        return [(k, loads(v)) for k, v in entries]
+
+    def values(self) -> List[Any]:
+        """Every live value, in key order (see :meth:`items`)."""
+        return [v for _, v in self.items()]
+
+    def max_key_len(self) -> int:
+        """The longest key this namespace takes, in bytes."""
+        return self.store.max_key_len(self._ns)
 
     def put_many(
         self,
