@@ -22,14 +22,19 @@ def interop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cc = shutil.which("cc") or shutil.which("gcc")
     assert cc, "a C compiler (cc) is needed for the C interop tests"
     assert HEADER.is_file(), f"the header {HEADER} is missing"
+    # Link the very file this package loaded, under the names a C linker and loader look
+    # for: libttlkv.so, and its soname libttlkv.so.<ABI version>.
+    directory = tmp_path_factory.mktemp("interop")
     library = Path(ttlkv.library_path())
-    binary = tmp_path_factory.mktemp("interop") / "interop"
+    for name in ("libttlkv.so", f"libttlkv.so.{ttlkv.ABI_VERSION}"):
+        (directory / name).symlink_to(library)
+    binary = directory / "interop"
     source = Path(__file__).with_name("interop.c")
     subprocess.run(
         [
             cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1",
             f"-I{HEADER.parent}", "-o", str(binary), str(source),
-            str(library), f"-Wl,-rpath,{library.parent}",
+            f"-L{directory}", "-lttlkv", f"-Wl,-rpath,{directory}",
         ],
         check=True,
     )
@@ -77,7 +82,13 @@ def test_c_and_python_with_the_store_open_at_once(interop: Path, store_dir: Path
         )
         payload = os.urandom(100)
         ns.put(b"ping", payload)
-        assert wait_until(lambda: ns.get(b"pong"), timeout=30) == payload
+
+        def answered() -> object:
+            if child.poll() is not None and ns.get(b"pong") is None:
+                pytest.fail(f"interop echo exited {child.returncode}: {child.communicate()[1]}")
+            return ns.get(b"pong")
+
+        assert wait_until(answered, timeout=30) == payload
         out, err = child.communicate(timeout=30)
         assert child.returncode == 0, err
         assert out.strip() == "c answered"
