@@ -14,7 +14,7 @@ C_BUILD := $(TARGET)/c
 C_STATIC_LIBS := -lpthread -ldl -lm
 C_WARNINGS := -std=c11 -Wall -Wextra -Werror
 
-.PHONY: test-c test-c-valgrind test-c-install demo-c bench-c install header header-check
+.PHONY: test-asan test-c test-c-valgrind test-c-install demo-c bench-c install header header-check
 
 # The header cbindgen wrote into OUT_DIR during `cargo build --release --lib`.
 C_GENERATED_HEADER = $(shell $(CARGO) build --release --lib --message-format=json 2>/dev/null \
@@ -53,7 +53,12 @@ test-c-install: build
 	TTLKV_DEMO_DIR="$$tmp/store" "$$tmp/demo-static" >/dev/null && \
 	echo "test-c-install: installed, found by pkg-config, demo built and run (shared and static)"
 
-test-c: header-check test-c-valgrind test-c-install
+# The same C programs built with AddressSanitizer and UndefinedBehaviorSanitizer (any report
+# is fatal; LeakSanitizer is on).
+test-asan: build
+	TTLKV_SANITIZE=1 $(CARGO) test --release --test abi_c -- --test-threads=2
+
+test-c: header-check test-c-valgrind test-asan test-c-install
 
 # `make install PREFIX=/opt/ttlkv` (default /usr/local; DESTDIR for staging). Installs
 #   lib/libttlkv.so.<version>  with soname libttlkv.so.<ABI>, and the links

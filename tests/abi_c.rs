@@ -5,6 +5,10 @@
 //! With `TTLKV_VALGRIND=1` (what `make test-c` sets) every program runs under valgrind
 //! (`--error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite`): any memory error
 //! or definitely-lost byte fails the test. A missing compiler or valgrind fails, never skips.
+//!
+//! With `TTLKV_SANITIZE=1` (what `make test-asan` sets) the programs are built with
+//! AddressSanitizer and UndefinedBehaviorSanitizer (`-fsanitize=address,undefined`, any report
+//! fatal) and run without valgrind.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,10 +66,11 @@ fn build(name: &str, link_static: bool) -> PathBuf {
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     let dir = build_dir();
     let src = root().join("tests/c").join(format!("{name}.c"));
+    let suffix = if sanitize() { "-asan" } else { "" };
     let exe = dir.join(if link_static {
-        format!("{name}-static")
+        format!("{name}-static{suffix}")
     } else {
-        name.to_string()
+        format!("{name}{suffix}")
     });
     if built.contains(&(name.to_string(), link_static)) {
         return exe;
@@ -83,6 +88,16 @@ fn build(name: &str, link_static: bool) -> PathBuf {
         exe.display().to_string(),
         src.display().to_string(),
     ];
+    if sanitize() {
+        args.extend(
+            [
+                "-fsanitize=address,undefined",
+                "-fno-sanitize-recover=all",
+                "-fno-omit-frame-pointer",
+            ]
+            .map(String::from),
+        );
+    }
     if link_static {
         args.push(profile_dir().join("libttlkv.a").display().to_string());
         args.extend(["-lpthread", "-ldl", "-lm"].map(String::from));
@@ -97,8 +112,12 @@ fn build(name: &str, link_static: bool) -> PathBuf {
     exe
 }
 
+fn sanitize() -> bool {
+    std::env::var("TTLKV_SANITIZE").map(|v| v == "1").unwrap_or(false)
+}
+
 fn valgrind() -> bool {
-    std::env::var("TTLKV_VALGRIND").map(|v| v == "1").unwrap_or(false)
+    !sanitize() && std::env::var("TTLKV_VALGRIND").map(|v| v == "1").unwrap_or(false)
 }
 
 /// Runs `exe args…`, under valgrind when asked; fails the test on a non-zero exit.

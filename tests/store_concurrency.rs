@@ -103,7 +103,13 @@ fn two_process_child() {
     let Some(path) = std::env::var_os("TTLKV_CHILD_STORE") else {
         return;
     };
-    let s = Store::open(path, Options::default()).unwrap();
+    let opts = match std::env::var("TTLKV_CHILD_MODE").as_deref() {
+        Ok("periodic") => Options::default().durability(ttlkv::Durability::Periodic {
+            interval: Duration::from_millis(10),
+        }),
+        _ => Options::default(),
+    };
+    let s = Store::open(path, opts).unwrap();
     for i in 0..500u32 {
         s.put(b"child", &i.to_be_bytes(), format!("c{i}").as_bytes(), MIN)
             .unwrap();
@@ -127,12 +133,31 @@ fn two_process_child() {
 
 #[test]
 fn two_processes_share_one_store_at_once() {
+    two_processes("sync", Options::default());
+}
+
+/// A `periodic` process writes through a writable map, a `sync` one with write(2): both at once
+/// on one store.
+#[test]
+fn a_periodic_and_a_sync_process_share_one_store_at_once() {
+    two_processes("periodic", Options::default());
+    two_processes(
+        "sync",
+        Options::default().durability(ttlkv::Durability::Periodic {
+            interval: Duration::from_millis(10),
+        }),
+    );
+}
+
+fn two_processes(child_mode: &str, opts: Options) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s");
-    let s = Store::open(&path, Options::default()).unwrap();
+    // A tiny map, so that both processes grow it while the other is using it.
+    let s = Store::open(&path, opts.map_size(64 << 10)).unwrap();
     let child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "two_process_child", "--nocapture", "--test-threads=1"])
         .env("TTLKV_CHILD_STORE", &path)
+        .env("TTLKV_CHILD_MODE", child_mode)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
