@@ -27,11 +27,12 @@ $(PY_VENV)/.ready:
 	    echo "python-install: '$(PYTHON) -m venv' failed: install python3-venv" >&2; exit 1; \
 	  fi; \
 	fi
-	$(PY_PIP) install --quiet "pytest>=7"
 	touch $@
 
 # Reinstalled on every run, so the package always carries the library of the current tree.
+# The test tools are checked every run too (pip does not go to the network when satisfied).
 python-install: $(PY_VENV)/.ready
+	$(PY_PIP) install --quiet "pytest>=7" "mypy>=1.5"
 	$(PY_PIP) install --quiet --force-reinstall --no-deps $(PY_DIR)
 	$(PY) -c 'import ttlkv; print("python: ttlkv", ttlkv.__version__, "over", ttlkv.library_version(), "from", ttlkv.library_path())'
 

@@ -28,25 +28,25 @@ from ._store import TTL_NEVER, Namespace, Store, ttl_to_ms
 # One exception class per status code, made from the codes at import (see ttlkv._errors).
 globals().update(_ERROR_CLASSES)
 if TYPE_CHECKING:
-    from ._errors import (  # noqa: F401
-        BatchTooLargeError,
-        BufferTooSmallError,
-        ClosedError,
-        CorruptedError,
-        FullError,
-        IncompatibleError,
-        InvalidArgumentError,
-        IoError,
-        KeyTooLongError,
-        NamespaceInvalidError,
-        NoSpaceError,
-        PanicError,
-        PathInvalidError,
-        PermissionDeniedError,
-        ReadersFullError,
-        StorageError,
-        TTLInvalidError,
-        ValueTooLargeError,
+    from ._errors import (  # noqa: F401  ("X as X": re-exported for type checkers)
+        BatchTooLargeError as BatchTooLargeError,
+        BufferTooSmallError as BufferTooSmallError,
+        ClosedError as ClosedError,
+        CorruptedError as CorruptedError,
+        FullError as FullError,
+        IncompatibleError as IncompatibleError,
+        InvalidArgumentError as InvalidArgumentError,
+        IoError as IoError,
+        KeyTooLongError as KeyTooLongError,
+        NamespaceInvalidError as NamespaceInvalidError,
+        NoSpaceError as NoSpaceError,
+        PanicError as PanicError,
+        PathInvalidError as PathInvalidError,
+        PermissionDeniedError as PermissionDeniedError,
+        ReadersFullError as ReadersFullError,
+        StorageError as StorageError,
+        TTLInvalidError as TTLInvalidError,
+        ValueTooLargeError as ValueTooLargeError,
     )
 
 __version__ = "0.1.0"

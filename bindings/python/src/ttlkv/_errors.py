@@ -18,7 +18,7 @@ no hand-written Python. Their bases follow the code's family::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Optional, Type
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type
 
 from . import _ffi
 
@@ -64,7 +64,7 @@ _FAMILY_ROOTS = {
 _RENAMED = {"PermissionError": "PermissionDeniedError"}
 
 
-def _bases_for(code: int) -> tuple:
+def _bases_for(code: int) -> Tuple[type, ...]:
     if 100 <= code < 200:
         return (_BY_CODE[_ffi.STATUS["TTLKV_INVALID_ARGUMENT"]],)
     if 200 <= code < 300:
@@ -72,7 +72,7 @@ def _bases_for(code: int) -> tuple:
     return (Error,)
 
 
-def _make_class(status: str, code: int, bases: tuple) -> Type[Error]:
+def _make_class(status: str, code: int, bases: Tuple[type, ...]) -> Type[Error]:
     name = _class_name(status)
     name = _RENAMED.get(name, name)
     doc = f"Raised for ``{status}`` ({code})."

@@ -422,12 +422,16 @@ FAST_FUNCTIONS = ("ttlkv_put", "ttlkv_get_into", "ttlkv_delete", "ttlkv_deadline
 
 class _Fast:
     __slots__ = FAST_FUNCTIONS
+    ttlkv_put: Any
+    ttlkv_get_into: Any
+    ttlkv_delete: Any
+    ttlkv_deadline: Any
 
     def __init__(self, library: ctypes.CDLL) -> None:
         for name in FAST_FUNCTIONS:
             function = library[name]  # a new function object: `lib.<name>` stays declared
             function.restype = CTYPES[FUNCTIONS[name][0]]
-            function.argtypes = None
+            function.argtypes = None  # type: ignore[assignment]  # ctypes accepts None
             setattr(self, name, function)
 
 

@@ -348,7 +348,7 @@ def _list_keys(store: "Store", ns: bytes, ctx: str) -> List[bytes]:
             if rc != _OK:
                 raise store._fail(rc, ctx)
             n = length.value
-            append(string_at(addr.value, n) if n else b"")
+            append(string_at(addr.value or 0, n) if n else b"")
         _pool.append(s)
         return keys
     finally:
@@ -369,12 +369,12 @@ def _list_entries(store: "Store", ns: bytes, ctx: str) -> List[Tuple[bytes, byte
             if rc != _OK:
                 raise store._fail(rc, ctx)
             n = length.value
-            key = string_at(addr.value, n) if n else b""
+            key = string_at(addr.value or 0, n) if n else b""
             rc = _key_list_value(handle, i, addr_p, len_p)
             if rc != _OK:
                 raise store._fail(rc, ctx)
             n = length.value
-            entries.append((key, string_at(addr.value, n) if n else b""))
+            entries.append((key, string_at(addr.value or 0, n) if n else b""))
         _pool.append(s)
         return entries
     finally:
