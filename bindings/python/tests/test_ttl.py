@@ -25,10 +25,17 @@ def test_entry_is_live_until_its_deadline(store: ttlkv.Store) -> None:
     ns = store.namespace("live", ttl=1.0)
     ns.put(b"k", b"v")
     deadline = ns.deadline(b"k")
-    # Every read before the deadline (minus clock granularity) finds it.
-    while time.time() < deadline - 0.05:
-        assert ns.get(b"k") == b"v"
+    # Every read that completed before the deadline found it (a read that a busy machine
+    # delayed past the deadline proves nothing either way, and is not checked).
+    checked = 0
+    while True:
+        value = ns.get(b"k")
+        if time.time() >= deadline - 0.005:
+            break
+        assert value == b"v"
+        checked += 1
         time.sleep(0.02)
+    assert checked > 0
     wait_until(lambda: ns.get(b"k") is None, timeout=5)
 
 
