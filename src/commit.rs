@@ -9,6 +9,7 @@ use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -67,11 +68,23 @@ impl JobPtr {
 struct State {
     queue: VecDeque<JobPtr>,
     leader: bool,
+    /// Jobs in the last transaction: their writers are likely to come back at once.
+    prev_batch: usize,
+    /// How long the last transaction took, commit included (nanoseconds).
+    last_txn_ns: u64,
+    /// A leader waits for arrivals (see `linger`).
+    lingering: bool,
 }
 
 pub(crate) struct Committer {
     state: Mutex<State>,
+    arrivals: Condvar,
 }
+
+/// A leader lingers only when transactions are this slow (an fsync), and at most a quarter of
+/// a transaction's time or this long: waiting costs little next to the fsync it shares.
+const LINGER_MIN_TXN_NS: u64 = 200_000;
+const LINGER_MAX_NS: u64 = 200_000;
 
 impl Committer {
     pub(crate) fn new() -> Committer {
@@ -79,8 +92,32 @@ impl Committer {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 leader: false,
+                prev_batch: 0,
+                last_txn_ns: 0,
+                lingering: false,
             }),
+            arrivals: Condvar::new(),
         }
+    }
+
+    /// Without this, writers settle into two cohorts that take turns: while one commits, the
+    /// other queues, so each fsync carries about half of them. The writers of the previous
+    /// transaction come back within microseconds; when fsyncs are slow the leader waits for
+    /// them (briefly, and never when it was alone), so one fsync carries nearly all writers.
+    fn linger(&self, st: &mut parking_lot::MutexGuard<'_, State>) {
+        let want = st.prev_batch;
+        if want <= st.queue.len() || st.last_txn_ns < LINGER_MIN_TXN_NS {
+            return;
+        }
+        let wait = Duration::from_nanos((st.last_txn_ns / 4).min(LINGER_MAX_NS));
+        let until = Instant::now() + wait;
+        st.lingering = true;
+        while st.queue.len() < want {
+            if self.arrivals.wait_until(st, until).timed_out() {
+                break;
+            }
+        }
+        st.lingering = false;
     }
 
     /// Applies `work` durably (as the store's durability mode defines it) and returns its
@@ -95,6 +132,9 @@ impl Committer {
         let ptr = JobPtr(unsafe { std::mem::transmute::<*const Job<'_>, *const Job<'static>>(&job) });
         let mut st = self.state.lock();
         st.queue.push_back(ptr);
+        if st.lingering {
+            self.arrivals.notify_one();
+        }
         loop {
             // SAFETY: result is written only under this lock.
             if let Some(r) = unsafe { (*job.result.get()).take() } {
@@ -108,6 +148,7 @@ impl Committer {
         // Leader: commit batches until our own job is done.
         st.leader = true;
         loop {
+            self.linger(&mut st);
             let mut batch = Vec::new();
             let mut bytes = 0;
             while let Some(&p) = st.queue.front() {
@@ -121,6 +162,7 @@ impl Committer {
                 st.queue.pop_front();
             }
             drop(st);
+            let started = Instant::now();
             let results = catch_unwind(AssertUnwindSafe(|| apply(core, &batch))).unwrap_or_else(|_| {
                 let e = Error::new(
                     ErrorKind::Storage,
@@ -129,6 +171,8 @@ impl Committer {
                 batch.iter().map(|_| Err(e.clone())).collect()
             });
             st = self.state.lock();
+            st.prev_batch = batch.len();
+            st.last_txn_ns = started.elapsed().as_nanos() as u64;
             for (p, r) in batch.iter().zip(results) {
                 // SAFETY: the owner waits for this, under the lock we hold.
                 let j = unsafe { p.job() };
