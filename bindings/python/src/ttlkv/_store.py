@@ -65,6 +65,7 @@ _BUFFER_TOO_SMALL = _ffi.BUFFER_TOO_SMALL
 _TTL_NEVER_MS = _ffi.TTL_NEVER_MS
 _DEADLINE_NEVER_MS = _ffi.DEADLINE_NEVER_MS
 _StorePtr = POINTER(_ffi.ttlkv_store)
+_KeyListPtr = POINTER(_ffi.ttlkv_key_list)
 
 # The fast paths: undeclared handles that take every argument already in its C type (see
 # _ffi.FAST_FUNCTIONS). Lengths come from _SIZES or _size(), TTLs as c_uint64.
@@ -83,7 +84,7 @@ def _size(n: int) -> c_size_t:
 def _ttl_c(ttl: "TTL") -> c_uint64:
     ms = ttl_to_ms(ttl)
     return _NEVER_C if ms == _TTL_NEVER_MS else c_uint64(ms)
-_KeyListPtr = POINTER(_ffi.ttlkv_key_list)
+
 
 _DURABILITY = {"sync": _ffi.DURABILITY_SYNC, "periodic": _ffi.DURABILITY_PERIODIC}
 
@@ -101,9 +102,8 @@ _DEFAULT: Any = _NamespaceDefault()
 # --- conversions --------------------------------------------------------------------------
 
 
-def _error(code: Optional[int], message: str) -> Error:
+def _error(code: int, message: str) -> Error:
     """An error found by the binding before any native call (no C detail to read)."""
-    assert code is not None
     cls = error_class(code)
     return cls(f"{cls.status} ({code}): {message}", message)
 
