@@ -28,12 +28,12 @@ fn an_expired_entry_is_invisible_before_the_thread_removes_it() {
 #[test]
 fn the_expiry_thread_removes_due_entries_in_real_time() {
     let (_d, s) = temp_store(Options::default());
+    let keys: Vec<[u8; 4]> = (0..200u32).map(|i| i.to_be_bytes()).collect();
+    let mut recs: Vec<ttlkv::RecordMs<'_>> =
+        keys.iter().map(|k| (&b"ns"[..], &k[..], &b"v"[..], 50)).collect();
+    recs.push((b"ns", b"keep", b"v", 60_000));
+    s.put_many_ms(&recs).unwrap();
     let start = Instant::now();
-    for i in 0..200u32 {
-        s.put(b"ns", &i.to_be_bytes(), b"v", Duration::from_millis(50))
-            .unwrap();
-    }
-    s.put(b"ns", b"keep", b"v", MIN).unwrap();
     // Woken by the earliest deadline (not the 1 s cap): removal lands well before a second.
     assert!(wait_until(Duration::from_secs(5), || s
         .stats()

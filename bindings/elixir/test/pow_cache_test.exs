@@ -181,8 +181,9 @@ defmodule TTLKV.PowCacheTest do
         end)
 
       {:gone_at, t} = observed
-      # Not found from the deadline on; the timer-free removal makes it exact.
-      assert t - d < 50
+      # Not found from the deadline on (never before: checked above); the first poll that sees
+      # it gone comes right after, unless the machine descheduled this process.
+      assert t - d < 1_000
       assert PowCache.get(config, "key") == :not_found
       assert PowCache.get(config, "key1") == :not_found
       assert PowCache.all(config, :_) == []
