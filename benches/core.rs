@@ -187,6 +187,40 @@ fn main() {
         target: 0.6,
     });
 
+    // --- the same puts through a writable map (periodic + write_map) ---
+    let wm = Store::open(
+        tmp.path().join("ttlkv-write-map"),
+        Options::default()
+            .durability(Durability::Periodic {
+                interval: Duration::from_secs(1),
+            })
+            .write_map(true)
+            .map_size(1 << 30),
+    )
+    .unwrap();
+    let (raw2, db2) = raw_env(&tmp.path().join("raw-nosync-2"), false);
+    let (o, p, r) = compare(
+        n,
+        10,
+        budget,
+        |i| {
+            let mut t = raw2.begin_rw_txn().unwrap();
+            t.put(db2, &ks[i], &value, WriteFlags::empty()).unwrap();
+            t.commit().unwrap();
+        },
+        |i| wm.put(b"bench", &ks[i], &value, MIN).unwrap(),
+    );
+    wm.close();
+    drop(raw2);
+    rows.push(Row {
+        name: "put, periodic + write_map",
+        ours: o,
+        peer: p,
+        ratio: r,
+        peer_name: "LMDB put, MDB_NOSYNC",
+        target: 0.6,
+    });
+
     // --- gets: hit and miss, one read transaction per raw get ---
     let raw_get = |k: &[u8]| {
         let t = raw.begin_ro_txn().unwrap();

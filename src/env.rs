@@ -36,10 +36,11 @@ pub(crate) struct EnvOptions {
     pub map_size: usize,
     pub max_map_size: usize,
     pub max_readers: u32,
-    /// Commit without fsync (the `periodic` durability mode; a flusher syncs). Such stores
-    /// also write through a writable map (MDB_WRITEMAP): a commit then copies no pages, which
-    /// makes puts several times faster; the map's size is reserved on disk (see `reserve`).
+    /// Commit without fsync (the `periodic` durability mode; a flusher syncs).
     pub no_sync: bool,
+    /// Write through a writable map (MDB_WRITEMAP): a commit then copies no pages, which makes
+    /// puts several times faster; the map's size is reserved on disk (see `Env::reserve`).
+    pub write_map: bool,
 }
 
 /// What the files say about the store when it is opened.
@@ -171,15 +172,15 @@ fn random_id() -> [u8; 16] {
 impl Env {
     /// Opens (creating when absent) the store in `dir`, which must exist.
     pub(crate) fn open(dir: &Path, opts: &EnvOptions) -> Result<Env> {
-        if opts.no_sync {
+        if opts.write_map {
             // A writable map grows the data file to the map's size at open: check first, with
             // an ordinary open, that the file is ours, so another program's file is never touched.
             let check = Self::open_env(dir, opts, false)?;
             Self::open_databases(&check, dir)?;
         }
-        let env = Self::open_env(dir, opts, opts.no_sync)?;
+        let env = Self::open_env(dir, opts, opts.write_map)?;
         let mut reserved = 0;
-        if opts.no_sync {
+        if opts.write_map {
             let size = env
                 .info()
                 .map_err(|e| lmdb_error("reading the map size", e))?
@@ -198,7 +199,7 @@ impl Env {
             max_map_size: opts.max_map_size.max(opts.map_size),
             max_key_size,
             dir: dir.to_path_buf(),
-            write_map: opts.no_sync,
+            write_map: opts.write_map,
             reserved: AtomicUsize::new(reserved),
             meta_info,
         })

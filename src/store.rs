@@ -61,6 +61,13 @@ pub struct Options {
     pub max_readers: u32,
     /// Entries the expiry thread removes per write transaction (default 10,000).
     pub expiry_batch: usize,
+    /// `periodic` mode only: write through a writable memory map (LMDB's MDB_WRITEMAP). Puts
+    /// get several times faster (a commit copies no pages), the map's size is reserved on disk
+    /// as it grows, and the price is that a power loss or OS crash between flushes can leave
+    /// the store corrupted rather than just missing the last interval (LMDB keeps its
+    /// atomicity guarantee across such crashes only without a writable map). A process crash
+    /// is safe either way. Default false.
+    pub write_map: bool,
     /// The source of "now" (default the system clock; tests use a [`crate::ManualClock`]).
     pub clock: Clock,
 }
@@ -73,6 +80,7 @@ impl Default for Options {
             durability: Durability::Sync,
             max_readers: 1024,
             expiry_batch: 10_000,
+            write_map: false,
             clock: Clock::System,
         }
     }
@@ -102,6 +110,11 @@ impl Options {
     /// Sets the expiry batch size.
     pub fn expiry_batch(mut self, n: usize) -> Options {
         self.expiry_batch = n;
+        self
+    }
+    /// Turns the writable map of `periodic` mode on or off (see [`Options::write_map`]).
+    pub fn write_map(mut self, on: bool) -> Options {
+        self.write_map = on;
         self
     }
     /// Sets the clock.
@@ -135,6 +148,9 @@ impl Options {
         }
         if self.expiry_batch == 0 {
             return bad("expiry_batch must be at least 1".into());
+        }
+        if self.write_map && self.durability == Durability::Sync {
+            return bad("write_map needs periodic durability (with sync, LMDB would msync the whole map on every commit)".into());
         }
         if let Durability::Periodic { interval } = self.durability {
             if interval.is_zero() || interval > Duration::from_secs(86_400) {
@@ -435,6 +451,7 @@ fn open_shared(path: &Path, opts: &Options) -> Result<Arc<Shared>> {
             max_map_size: opts.max_map_size.div_ceil(page) * page,
             max_readers: opts.max_readers,
             no_sync: matches!(opts.durability, Durability::Periodic { .. }),
+            write_map: opts.write_map,
         },
     )?;
     let reclaimed = env.reader_check().unwrap_or(0) as u64;

@@ -104,9 +104,11 @@ fn two_process_child() {
         return;
     };
     let opts = match std::env::var("TTLKV_CHILD_MODE").as_deref() {
-        Ok("periodic") => Options::default().durability(ttlkv::Durability::Periodic {
-            interval: Duration::from_millis(10),
-        }),
+        Ok("periodic") => Options::default()
+            .durability(ttlkv::Durability::Periodic {
+                interval: Duration::from_millis(10),
+            })
+            .write_map(true),
         _ => Options::default(),
     };
     let s = Store::open(path, opts).unwrap();
@@ -136,16 +138,18 @@ fn two_processes_share_one_store_at_once() {
     two_processes("sync", Options::default());
 }
 
-/// A `periodic` process writes through a writable map, a `sync` one with write(2): both at once
-/// on one store.
+/// A `periodic` + write_map process writes through a writable map, a `sync` one with write(2):
+/// both at once on one store.
 #[test]
-fn a_periodic_and_a_sync_process_share_one_store_at_once() {
+fn a_write_map_and_a_sync_process_share_one_store_at_once() {
     two_processes("periodic", Options::default());
     two_processes(
         "sync",
-        Options::default().durability(ttlkv::Durability::Periodic {
-            interval: Duration::from_millis(10),
-        }),
+        Options::default()
+            .durability(ttlkv::Durability::Periodic {
+                interval: Duration::from_millis(10),
+            })
+            .write_map(true),
     );
 }
 

@@ -225,15 +225,16 @@ nif_live_stores(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 
 /* --- functions that open transactions or do I/O: dirty I/O schedulers ----------------- */
 
-/* open(Path :: binary, {Durability, SyncIntervalMs, MapSize, MaxMapSize, MaxReaders}) */
+/* open(Path :: binary, {Durability, SyncIntervalMs, MapSize, MaxMapSize, MaxReaders, WriteMap}),
+ * each nil or a non-negative integer (WriteMap 0 or 1). */
 static ERL_NIF_TERM
 nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     ErlNifBinary path;
     const ERL_NIF_TERM *opt;
     int arity;
-    int present[5];
-    uint64_t val[5];
+    int present[6];
+    uint64_t val[6];
     char *cpath;
     ttlkv_options *o;
     ttlkv_store *store = NULL;
@@ -243,10 +244,10 @@ nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     if (!get_bytes(env, argv[0], &path) || memchr(path.data, 0, path.size) != NULL) {
         return enif_make_badarg(env);
     }
-    if (!enif_get_tuple(env, argv[1], &arity, &opt) || arity != 5) {
+    if (!enif_get_tuple(env, argv[1], &arity, &opt) || arity != 6) {
         return enif_make_badarg(env);
     }
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         if (!get_opt_u64(env, opt[i], &present[i], &val[i])) {
             return enif_make_badarg(env);
         }
@@ -281,6 +282,9 @@ nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     }
     if (present[4] && st == TTLKV_OK) {
         st = ttlkv_options_set_max_readers(o, (uint32_t)val[4]);
+    }
+    if (present[5] && st == TTLKV_OK) {
+        st = ttlkv_options_set_write_map(o, val[5] != 0);
     }
     if (st == TTLKV_OK) {
         st = ttlkv_open(cpath, o, &store);

@@ -81,13 +81,14 @@ defmodule TTLKV do
           | {:map_size, pos_integer()}
           | {:max_map_size, pos_integer()}
           | {:max_readers, pos_integer()}
+          | {:write_map, boolean()}
 
   @read_scheduler Application.compile_env(:ttlkv, :read_scheduler, :normal)
   unless @read_scheduler in [:normal, :dirty] do
     raise ArgumentError, "config :ttlkv, read_scheduler: must be :normal or :dirty"
   end
 
-  @open_options [:durability, :sync_interval, :map_size, :max_map_size, :max_readers]
+  @open_options [:durability, :sync_interval, :map_size, :max_map_size, :max_readers, :write_map]
 
   @doc "The names of the options `open/2` takes."
   @spec open_options() :: [atom()]
@@ -104,6 +105,10 @@ defmodule TTLKV do
     * `:map_size` - the initial LMDB map size in bytes; it grows on demand.
     * `:max_map_size` - the size the map may grow to; beyond it, puts fail with `:full`.
     * `:max_readers` - LMDB's reader slots.
+    * `:write_map` - `:periodic` only: write through a writable memory map (default `false`).
+      Puts get several times faster and the map's size is reserved on disk, but a power loss
+      or OS crash between flushes can leave the store corrupted instead of only missing the
+      last interval; a crash of the process is safe either way.
 
   Opening the same directory twice in one VM shares one LMDB environment; other OS processes
   may open it at the same time.
@@ -146,7 +151,12 @@ defmodule TTLKV do
       positive(opts, :sync_interval),
       positive(opts, :map_size),
       positive(opts, :max_map_size),
-      positive(opts, :max_readers)
+      positive(opts, :max_readers),
+      case Keyword.get(opts, :write_map, false) do
+        false -> nil
+        true -> 1
+        other -> raise ArgumentError, "write_map must be a boolean, got: #{inspect(other)}"
+      end
     }
 
     case TTLKV.NIF.open(path, nif_opts) do

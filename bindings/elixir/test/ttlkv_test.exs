@@ -246,5 +246,19 @@ defmodule TTLKVTest do
       assert TTLKV.put(s, "ns", "k", "v", 1_000) == :ok
       assert inspect(s) == "#TTLKV<#{dir2}>"
     end
+
+    test "write_map is a periodic-mode option", %{dir: dir} do
+      dir2 = dir <> "-write-map"
+      on_exit(fn -> File.rm_rf(dir2) end)
+      assert {:error, {:invalid_argument, _}} = TTLKV.open(dir2, write_map: true)
+      assert_raise ArgumentError, fn -> TTLKV.open(dir2, durability: :periodic, write_map: 1) end
+
+      {:ok, s} = TTLKV.open(dir2, durability: :periodic, write_map: true)
+      assert TTLKV.put_many(s, "ns", for(i <- 1..100, do: {"k#{i}", "v#{i}"}), 60_000) == :ok
+      assert TTLKV.close(s) == :ok
+      {:ok, s} = TTLKV.open(dir2)
+      assert TTLKV.get(s, "ns", "k100") == {:ok, "v100"}
+      assert TTLKV.close(s) == :ok
+    end
   end
 end

@@ -22,6 +22,7 @@ from ctypes import (
     Structure,
     c_char,
     c_char_p,
+    c_int32,
     c_size_t,
     c_uint32,
     c_uint64,
@@ -130,6 +131,7 @@ class ttlkv_record(Structure):
 #: writes into; ``const uint8_t **`` receives an address the library owns.
 CTYPES: Dict[str, Any] = {
     "void": None,
+    "int32_t": c_int32,
     "uint32_t": c_uint32,
     "uint64_t": c_uint64,
     "size_t": c_size_t,
@@ -205,6 +207,10 @@ FUNCTIONS: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
     "ttlkv_options_set_expiry_batch": (
         "ttlkv_status",
         [("o", "ttlkv_options *"), ("n", "uint64_t")],
+    ),
+    "ttlkv_options_set_write_map": (
+        "ttlkv_status",
+        [("o", "ttlkv_options *"), ("enabled", "int32_t")],
     ),
     "ttlkv_options_free": ("void", [("o", "ttlkv_options *")]),
     "ttlkv_open": (
