@@ -10,6 +10,8 @@
 //! Targets: the ABI costs at most 10% on get and put; get_into is at least as fast as raw
 //! LMDB. TTLKV_BENCH_N changes N, TTLKV_BENCH_ROUNDS the number of rounds.
 
+mod common;
+
 use std::ffi::CString;
 use std::hint::black_box;
 use std::ptr;
@@ -28,25 +30,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn keys(n: usize) -> Vec<[u8; 32]> {
-    let mut v: Vec<[u8; 32]> = (0..n)
-        .map(|i| {
-            let mut k = [0u8; 32];
-            k.copy_from_slice(format!("key-{i:028}").as_bytes());
-            k
-        })
-        .collect();
-    // Shuffled (xorshift, fixed seed), so every contender sees the same random access.
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    for i in (1..v.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-    v
 }
 
 fn value(i: usize) -> [u8; VALUE_LEN] {
@@ -112,7 +95,7 @@ fn verdict(what: &str, ratio: f64, ok: bool, target: &str) {
 fn main() {
     let n = env_usize("TTLKV_BENCH_N", 100_000);
     let rounds = env_usize("TTLKV_BENCH_ROUNDS", 5);
-    let keys = keys(n);
+    let keys = common::keys(n, b'k');
     let dir = tempfile::tempdir().unwrap();
     println!("ttlkv C ABI benchmark: N = {n} keys of 32 bytes, values of {VALUE_LEN} bytes, best of {rounds} rounds");
 

@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::keys;
 use lmdb::{Transaction, WriteFlags};
 use ttlkv::{Clock, Durability, ManualClock, Options, Store};
 
@@ -20,26 +23,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn keys(n: usize, tag: u8) -> Vec<[u8; 32]> {
-    // Shuffled, so both sides see random access.
-    let mut v: Vec<[u8; 32]> = (0..n)
-        .map(|i| {
-            let mut k = [0u8; 32];
-            let s = format!("{}key-{:027}", tag as char, i);
-            k.copy_from_slice(s.as_bytes());
-            k
-        })
-        .collect();
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    for i in (1..v.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-    v
 }
 
 fn rate(ops: usize, d: Duration) -> f64 {
