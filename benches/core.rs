@@ -382,7 +382,7 @@ fn main() {
         std::thread::spawn(move || {
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
-                assert!(s.get(b"live", &ks[i % 10_000]).unwrap().is_some());
+                assert!(s.get(b"live", &ks[i % ks.len().min(10_000)]).unwrap().is_some());
                 reads.fetch_add(1, Ordering::Relaxed);
                 i += 1;
             }
