@@ -1,4 +1,4 @@
-//! The only module that touches LMDB: the environment, its three named databases, the
+//! The only module that touches LMDB: the environment, its databases (data and `meta`), the
 //! transactions the store runs in, map growth, and the pool of reusable read transactions.
 //!
 //! Nothing of lmdb-rkv leaves this file, so the binding could be swapped without touching the
@@ -245,7 +245,7 @@ impl Env {
     }
 
     /// Checks that the environment is a ttlkv store of a known format (or empty, and then makes
-    /// it one), and opens the three databases.
+    /// it one), and opens the data and `meta` databases.
     fn open_databases(env: &Environment, dir: &Path) -> Result<(Database, StoreMeta)> {
         let where_ = dir.display().to_string();
         let mut txn = env

@@ -101,7 +101,7 @@ fn entries_that_expired_while_closed_are_removed_at_open_in_every_namespace() {
 }
 
 #[test]
-fn opening_a_large_store_loads_nothing_and_is_fast() {
+fn opening_a_store_with_nothing_due_removes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s");
     {
@@ -115,8 +115,8 @@ fn opening_a_large_store_loads_nothing_and_is_fast() {
             s.put_many_ms(&recs).unwrap();
         }
     }
-    // Open is O(1): no scan of the entries (the benchmark measures the time; here we check
-    // that no entry was touched: nothing was due, so the thread removed nothing).
+    // That open is O(1) in time and memory is the benchmark's to show (benches/core.rs);
+    // here: with nothing due, opening a store of 50,000 entries removes and writes nothing.
     let s = Store::open(&path, Options::default()).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     let st = s.stats().unwrap();
