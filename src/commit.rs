@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::codec::NEVER;
+use crate::env::WriteKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::Core;
 
@@ -209,7 +210,13 @@ fn apply(core: &Core, batch: &[JobPtr]) -> Vec<Result<bool>> {
 fn apply_together(core: &Core, jobs: &[&Job<'static>]) -> Result<Vec<bool>> {
     let now = core.now_ms();
     let mut min_deadline = NEVER;
-    let results = core.env.write(|txn| {
+    // A batch that adds anything may not eat into the room kept for deletes.
+    let kind = if jobs.iter().any(|j| matches!(j.work, Work::Put(_))) {
+        WriteKind::Fills
+    } else {
+        WriteKind::Frees
+    };
+    let results = core.env.write(kind, |txn| {
         let mut results = Vec::with_capacity(jobs.len());
         for j in jobs {
             match &j.work {

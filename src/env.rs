@@ -3,12 +3,46 @@
 //!
 //! Nothing of lmdb-rkv leaves this file, so the binding could be swapped without touching the
 //! rest. Cursors and iterators never outlive the scope that opened them (mozilla/lmdb-rs#79).
+//!
+//! Several processes share one store, each with its own options. These rules keep them safe
+//! (DESIGN.md, "Multi-process rules"); each is enforced here and nowhere else:
+//!
+//! - **The data file is never shorter than any process's map.** With MDB_WRITEMAP, LMDB
+//!   truncates `data.mdb` to the caller's map size at open and at every resize, which would cut
+//!   pages out from under other processes (SIGBUS, lost commits). So every map this process
+//!   sets is at least the file's length, and before mapping N bytes the process extends the
+//!   file to N bytes itself — reserving the blocks (posix_fallocate) when it writes through the
+//!   map, a sparse extension otherwise. Extending and remapping happen under the *resize lock*
+//!   (below), so no two processes race on the file's length; no writer ever extends the file
+//!   past what every process has mapped, so LMDB's own truncation can only grow it.
+//! - **A read never waits for a writer.** Every ttlkv writer takes the cross-process *writer
+//!   lock* before LMDB's writer mutex, and takes the in-process gate only once it holds both,
+//!   so a writer never waits on another process while holding anything a reader needs. A
+//!   reader that must adopt a map grown by another process only *tries* the locks it needs
+//!   and otherwise retries; it never queues behind a write transaction.
+//! - **Deletes always find pages.** A write that only removes (deletes, expiry) may use the
+//!   whole map; a write that adds may not extend the file into the last `headroom` bytes
+//!   below `max_map_size`, so a store full of expired entries can always be emptied.
+//! - **Reader slots are returned.** The pool of idle read transactions (each holds a slot in
+//!   the table every process shares) is small, and emptied when the process stops reading.
+//! - **No read leaves the map.** LMDB has no checksums: every key and value it hands back is
+//!   checked to lie inside the map (and inside its page, unless on overflow pages), so a
+//!   damaged length is a `Corrupted` error, not a SIGBUS.
+//!
+//! The two cross-process locks are open-file-description locks on bytes 0 and 1 of `data.mdb`
+//! (LMDB itself locks only `lock.mdb`): the kernel releases them when a holder dies, and a
+//! forked child closes its copy of the descriptor at once (see fork.rs), so a child that
+//! outlives a killed parent cannot keep them held.
 
 use std::ffi::CStr;
+use std::fs::File;
 use std::os::raw::c_uint;
-use std::path::Path;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use lmdb::{Cursor, Database, DatabaseFlags, Environment, EnvironmentFlags, Transaction, WriteFlags};
 use lmdb_sys as ffi;
@@ -20,6 +54,8 @@ use crate::error::{Error, ErrorKind, Result};
 pub(crate) const FORMAT_VERSION: u32 = 1;
 
 const DB_META: &str = "meta";
+const DATA_FILE: &str = "data.mdb";
+const LOCK_FILE: &str = "lock.mdb";
 
 /// True for the record of the named `meta` database, which shares the main database with
 /// the data.
@@ -27,8 +63,17 @@ pub(crate) fn is_database_record(key: &[u8]) -> bool {
     key == DB_META.as_bytes()
 }
 
-/// Idle read transactions kept for reuse; more than this are aborted (each holds a reader slot).
-const READ_POOL_CAP: usize = 64;
+/// The bytes of `data.mdb` that carry the two cross-process locks.
+const WRITER_BYTE: i64 = 0;
+const RESIZE_BYTE: i64 = 1;
+
+/// LMDB's page header: a value stored on overflow pages starts this far into its first page.
+const PAGE_HEADER: usize = 16;
+
+/// How long a read keeps retrying while it cannot get a reader slot (other processes give
+/// idle slots back within about 1.5 s) or cannot yet adopt a map another process grew.
+const READ_WAIT_FOR_SLOT: Duration = Duration::from_secs(3);
+const READ_WAIT_FOR_MAP: Duration = Duration::from_secs(10);
 
 /// How the environment is opened.
 #[derive(Clone, Debug)]
@@ -39,8 +84,20 @@ pub(crate) struct EnvOptions {
     /// Commit without fsync (the `periodic` durability mode; a flusher syncs).
     pub no_sync: bool,
     /// Write through a writable map (MDB_WRITEMAP): a commit then copies no pages, which makes
-    /// puts several times faster; the map's size is reserved on disk (see `Env::reserve`).
+    /// puts several times faster; the map's size is reserved on disk.
     pub write_map: bool,
+    /// Skip the ownership and mode checks of the directory and its files (symbolic links and
+    /// hard links are refused regardless).
+    pub allow_shared_dir: bool,
+}
+
+/// What a write transaction does to the store's size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteKind {
+    /// It may add data: it must not extend the file into the headroom kept for deletes.
+    Fills,
+    /// It only removes (deletes, expiry): it may use the whole map.
+    Frees,
 }
 
 /// What the files say about the store when it is opened.
@@ -49,23 +106,50 @@ pub(crate) struct StoreMeta {
     pub store_id: [u8; 16],
 }
 
+/// The bytes below `max_map_size` that only deletes and expiry may use.
+pub(crate) fn headroom_for(max_map_size: usize) -> usize {
+    (max_map_size / 16)
+        .clamp(32 << 10, 64 << 20)
+        .min(max_map_size / 2)
+}
+
 /// An open LMDB environment with ttlkv's databases.
 pub(crate) struct Env {
     // Declared before `env` so that pooled transactions are aborted before the env closes.
-    read_pool: Mutex<Vec<RawTxn>>,
+    read_pool: Mutex<Pool>,
     env: Environment,
     /// LMDB's main database: entries and their deadline index (see codec.rs).
     data: Database,
-    /// Every transaction holds this shared; growing the map holds it exclusively, because LMDB
+    /// Every transaction holds this shared; a remap holds it exclusively, because LMDB
     /// forbids resizing while this process has a transaction open.
     gate: RwLock<()>,
+    /// In-process half of the writer lock (the file lock is per open file, not per thread).
+    writer: Mutex<()>,
+    /// In-process half of the resize lock.
+    resize: Mutex<()>,
+    file: DataFile,
+    /// Where the map is, for bounds checks; changed only under the exclusive gate.
+    map_addr: AtomicUsize,
+    map_len: AtomicUsize,
+    /// The bytes of the map reads may touch: the map, once the file is known to cover it.
+    readable: AtomicUsize,
+    psize: usize,
+    /// `next_pgno` was proven to read the right field (see check_txn_layout).
+    layout_checked: std::sync::atomic::AtomicBool,
     max_map_size: usize,
+    /// The page a filling write may not extend the file beyond.
+    fill_limit_pages: usize,
     max_key_size: usize,
-    dir: std::path::PathBuf,
-    /// MDB_WRITEMAP is on (the `periodic` mode), and how much of the file is reserved on disk.
+    pool_cap: usize,
+    dir: PathBuf,
     write_map: bool,
-    reserved: AtomicUsize,
     pub(crate) meta_info: StoreMeta,
+}
+
+/// Idle read transactions, and whether any was used since the last look.
+struct Pool {
+    txns: Vec<RawTxn>,
+    used: bool,
 }
 
 /// A reset read-only transaction, owned by the pool.
@@ -77,9 +161,46 @@ unsafe impl Send for RawTxn {}
 
 impl Drop for RawTxn {
     fn drop(&mut self) {
-        // SAFETY: the pointer came from mdb_txn_begin and is aborted exactly once.
+        // SAFETY: the pointer came from mdb_txn_begin and is aborted exactly once; aborting
+        // frees its reader slot.
         unsafe { ffi::mdb_txn_abort(self.0) }
     }
+}
+
+/// The first page a transaction has not allocated (LMDB's `mt_next_pgno`).
+///
+/// LMDB 0.9 has no call for it, and it is what tells a write that *extends* the file from one
+/// that reuses free pages. It is the third word of `struct MDB_txn` in the LMDB that
+/// lmdb-rkv-sys bundles (pinned in Cargo.toml); `Env::check_txn_layout` proves the offset in
+/// each environment's first write against `mdb_env_info`, so another layout is refused, never
+/// misread.
+///
+/// SAFETY: `txn` is a live transaction of this LMDB build.
+unsafe fn next_pgno(txn: *mut ffi::MDB_txn) -> usize {
+    *(txn as *const usize).add(2)
+}
+
+/// Where this process's map of the data file starts (LMDB's `me_map`).
+///
+/// LMDB 0.9 has no call for it (`mdb_env_info` reports the fixed-map address, 0 here), and the
+/// bounds check of every read needs it. It is the eighth word of `struct MDB_env` in the
+/// bundled LMDB; the answer is used only when the fields around it agree with what the public
+/// calls say — the page size, the map size, the data file's descriptor, and the two meta
+/// page pointers, which LMDB sets to the first and second page of the map — so another layout
+/// is refused at open, never misread.
+///
+/// SAFETY: `env` is a live, open environment of this LMDB build (its struct is over 120
+/// bytes, so every word read here is inside it).
+unsafe fn map_base(env: *mut ffi::MDB_env, psize: usize, map_size: usize, fd: i32) -> Option<usize> {
+    let words = env as *const usize;
+    let half = env as *const u32;
+    let map = *words.add(7);
+    let agrees = *(env as *const i32) == fd
+        && *half.add(4) as usize == psize
+        && *words.add(9) == map + PAGE_HEADER
+        && *words.add(10) == map + psize + PAGE_HEADER
+        && *words.add(14) == map_size;
+    agrees.then_some(map)
 }
 
 fn lmdb_error(context: &str, e: lmdb::Error) -> Error {
@@ -121,27 +242,22 @@ fn write_error(context: &str, e: lmdb::Error) -> Error {
     }
 }
 
-/// Allocates disk blocks for the first `size` bytes of the data file (see `Env::reserve`).
-fn reserve_file(env: &Environment, dir: &Path, size: usize) -> Result<()> {
-    let mut fd: ffi::mdb_filehandle_t = -1;
-    // SAFETY: env is open; fd is a valid out pointer.
-    let rc = unsafe { ffi::mdb_env_get_fd(env.env(), &mut fd) };
-    if rc != 0 {
-        return Err(code_error("finding the data file", rc));
+fn damaged(what: String) -> Error {
+    Error::new(ErrorKind::Corrupted, what)
+}
+
+fn round_up(n: usize, page: usize) -> usize {
+    n.div_ceil(page).saturating_mul(page)
+}
+
+fn os_page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
     }
-    // SAFETY: fd is the environment's open data file.
-    let rc = unsafe { libc::posix_fallocate(fd, 0, size as libc::off_t) };
-    if rc != 0 {
-        return Err(Error::new(
-            ErrorKind::from_errno(rc),
-            format!(
-                "reserving {size} bytes on disk for the map of {}: {} (errno {rc})",
-                dir.display(),
-                std::io::Error::from_raw_os_error(rc)
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// The LMDB version linked in, e.g. `"LMDB 0.9.24: (July 24, 2019)"`.
@@ -169,43 +285,347 @@ fn random_id() -> [u8; 16] {
     id
 }
 
-impl Env {
-    /// Opens (creating when absent) the store in `dir`, which must exist.
-    pub(crate) fn open(dir: &Path, opts: &EnvOptions) -> Result<Env> {
-        if opts.write_map {
-            // A writable map grows the data file to the map's size at open: check first, with
-            // an ordinary open, that the file is ours, so another program's file is never touched.
-            let check = Self::open_env(dir, opts, false)?;
-            Self::open_databases(&check, dir)?;
+/// Refuses a directory another user could tamper with, and store files that are links.
+///
+/// Whoever can write to the directory can swap `lock.mdb` or `data.mdb` for a link to a file
+/// of yours between any check and LMDB's open, so by default the directory must be owned by
+/// this process's user and writable by nobody else. `allow_shared_dir` lifts that (for a
+/// directory shared by a group of trusted users); links are refused either way.
+fn check_directory(dir: &Path, allow_shared_dir: bool) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let how_to_allow = "to share a store directory between users on purpose, open with the allow_shared_dir option (Rust Options::allow_shared_dir, C ttlkv_options_set_allow_shared_dir, Python allow_shared_dir=True, Elixir allow_shared_dir: true)";
+    let m = std::fs::metadata(dir).map_err(|e| Error::io(&format!("reading {}", dir.display()), &e))?;
+    if !allow_shared_dir {
+        if m.uid() != euid {
+            return Err(Error::new(
+                ErrorKind::Permission,
+                format!(
+                    "{} is owned by uid {}, not by this process's user (uid {euid}): its owner could replace the store's files with links to yours; {how_to_allow}",
+                    dir.display(),
+                    m.uid()
+                ),
+            ));
         }
-        let env = Self::open_env(dir, opts, opts.write_map)?;
-        let mut reserved = 0;
-        if opts.write_map {
-            let size = env
-                .info()
-                .map_err(|e| lmdb_error("reading the map size", e))?
-                .map_size();
-            reserve_file(&env, dir, size)?;
-            reserved = size;
+        if m.mode() & 0o022 != 0 {
+            return Err(Error::new(
+                ErrorKind::Permission,
+                format!(
+                    "{} is writable by other users (mode {:o}): they could replace the store's files with links to yours; make it 0700 (chmod go-w), or {how_to_allow}",
+                    dir.display(),
+                    m.mode() & 0o7777
+                ),
+            ));
         }
-        // SAFETY: env is a valid open environment.
-        let max_key_size = unsafe { ffi::mdb_env_get_maxkeysize(env.env()) } as usize;
-        let (data, meta_info) = Self::open_databases(&env, dir)?;
-        Ok(Env {
-            read_pool: Mutex::new(Vec::new()),
-            env,
-            data,
-            gate: RwLock::new(()),
-            max_map_size: opts.max_map_size.max(opts.map_size),
-            max_key_size,
-            dir: dir.to_path_buf(),
-            write_map: opts.write_map,
-            reserved: AtomicUsize::new(reserved),
-            meta_info,
+    }
+    for name in [DATA_FILE, LOCK_FILE] {
+        let path = dir.join(name);
+        let fm = match std::fs::symlink_metadata(&path) {
+            Ok(fm) => fm,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(&format!("reading {}", path.display()), &e)),
+        };
+        if fm.file_type().is_symlink() {
+            return Err(Error::new(
+                ErrorKind::PathInvalid,
+                format!(
+                    "{} is a symbolic link: a store's files must be regular files (refused and left untouched)",
+                    path.display()
+                ),
+            ));
+        }
+        if !fm.file_type().is_file() {
+            return Err(Error::new(
+                ErrorKind::PathInvalid,
+                format!(
+                    "{} is not a regular file (refused and left untouched)",
+                    path.display()
+                ),
+            ));
+        }
+        if fm.nlink() > 1 {
+            return Err(Error::new(
+                ErrorKind::PathInvalid,
+                format!(
+                    "{} has {} hard links: a store's files must have one name (refused and left untouched)",
+                    path.display(),
+                    fm.nlink()
+                ),
+            ));
+        }
+        if !allow_shared_dir && fm.uid() != euid {
+            return Err(Error::new(
+                ErrorKind::Permission,
+                format!(
+                    "{} is owned by uid {}, not by this process's user (uid {euid}); {how_to_allow}",
+                    path.display(),
+                    fm.uid()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// ttlkv's own descriptor on `data.mdb`: its length, and the two cross-process locks.
+struct DataFile {
+    file: File,
+    /// Its slot in the fork module's list of descriptors a child closes.
+    fork_slot: Option<usize>,
+    path: PathBuf,
+}
+
+impl DataFile {
+    fn open(path: PathBuf) -> Result<DataFile> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => Error::new(
+                    ErrorKind::PathInvalid,
+                    format!(
+                        "{} is a symbolic link: refused and left untouched",
+                        path.display()
+                    ),
+                ),
+                _ => Error::io(&format!("opening {}", path.display()), &e),
+            })?;
+        let m = file
+            .metadata()
+            .map_err(|e| Error::io(&format!("reading {}", path.display()), &e))?;
+        if !m.file_type().is_file() {
+            return Err(Error::new(
+                ErrorKind::PathInvalid,
+                format!(
+                    "{} is not a regular file (refused and left untouched)",
+                    path.display()
+                ),
+            ));
+        }
+        let fork_slot = crate::fork::close_in_child(file.as_raw_fd());
+        Ok(DataFile {
+            file,
+            fork_slot,
+            path,
         })
     }
 
-    fn open_env(dir: &Path, opts: &EnvOptions, write_map: bool) -> Result<Environment> {
+    fn len(&self) -> Result<usize> {
+        self.file
+            .metadata()
+            .map(|m| m.len() as usize)
+            .map_err(|e| Error::io(&format!("reading the length of {}", self.path.display()), &e))
+    }
+
+    fn identity(&self) -> Result<(u64, u64)> {
+        self.file
+            .metadata()
+            .map(|m| (m.dev(), m.ino()))
+            .map_err(|e| Error::io(&format!("reading {}", self.path.display()), &e))
+    }
+
+    /// Takes the lock on `byte`: waiting for it, or `None` at once when another process has it.
+    fn lock(&self, byte: i64, wait: bool) -> Result<Option<FileLock>> {
+        loop {
+            match fcntl_lock(self.file.as_raw_fd(), byte, libc::F_WRLCK as i16, wait) {
+                0 => {
+                    return Ok(Some(FileLock {
+                        fd: self.file.as_raw_fd(),
+                        byte,
+                    }))
+                }
+                libc::EINTR => continue,
+                libc::EAGAIN | libc::EACCES if !wait => return Ok(None),
+                errno => {
+                    return Err(Error::new(
+                        ErrorKind::from_errno(errno),
+                        format!(
+                            "locking {}: {} (errno {errno})",
+                            self.path.display(),
+                            std::io::Error::from_raw_os_error(errno)
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Makes the file at least `len` bytes long: with blocks reserved on disk (`reserve`), so
+    /// a write through a writable map can never fault on a full disk, or as a sparse extension.
+    fn extend(&self, len: usize, reserve: bool) -> Result<()> {
+        if reserve {
+            // SAFETY: the fd is open.
+            let rc = unsafe { libc::posix_fallocate(self.file.as_raw_fd(), 0, len as libc::off_t) };
+            if rc != 0 {
+                return Err(Error::new(
+                    ErrorKind::from_errno(rc),
+                    format!(
+                        "reserving {len} bytes on disk for the map of {}: {} (errno {rc})",
+                        self.path.display(),
+                        std::io::Error::from_raw_os_error(rc)
+                    ),
+                ));
+            }
+        } else if self.len()? < len {
+            self.file
+                .set_len(len as u64)
+                .map_err(|e| Error::io(&format!("extending {}", self.path.display()), &e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DataFile {
+    fn drop(&mut self) {
+        crate::fork::forget_fd(self.fork_slot, self.file.as_raw_fd());
+    }
+}
+
+/// Sets or clears an open-file-description lock on one byte; returns 0 or the errno.
+fn fcntl_lock(fd: i32, byte: i64, kind: i16, wait: bool) -> i32 {
+    // SAFETY: flock is plain data; zeroed is a valid value (l_pid must be 0 for OFD locks).
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind;
+    fl.l_whence = libc::SEEK_SET as i16;
+    fl.l_start = byte;
+    fl.l_len = 1;
+    let cmd = if wait {
+        libc::F_OFD_SETLKW
+    } else {
+        libc::F_OFD_SETLK
+    };
+    // SAFETY: fl is a valid flock; a closed fd only yields EBADF.
+    if unsafe { libc::fcntl(fd, cmd, &mut fl) } == 0 {
+        0
+    } else {
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    }
+}
+
+/// A held cross-process lock, released on drop. It names the descriptor of a [`DataFile`]
+/// that outlives it (closing the descriptor releases the lock anyway).
+struct FileLock {
+    fd: i32,
+    byte: i64,
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        fcntl_lock(self.fd, self.byte, libc::F_UNLCK as i16, false);
+    }
+}
+
+impl Env {
+    /// Opens (creating when absent) the store in `dir`, which must exist.
+    pub(crate) fn open(dir: &Path, opts: &EnvOptions) -> Result<Env> {
+        check_directory(dir, opts.allow_shared_dir)?;
+        // First an ordinary open, which never changes the file on its own: the file is checked
+        // to be a ttlkv store (or empty) before anything extends it, and a writable map, which
+        // grows the file at open, comes only after.
+        let (mut env, found) = Env::open_once(dir, opts, false)?;
+        env.meta_info = match found {
+            Some(meta) => meta,
+            None => env.create_databases()?,
+        };
+        if opts.write_map {
+            let meta = env.meta_info.clone();
+            drop(env);
+            let (again, _) = Env::open_once(dir, opts, true)?;
+            env = again;
+            env.meta_info = meta;
+        }
+        Ok(env)
+    }
+
+    /// Opens the environment under the resize lock, and finds what the file holds: a ttlkv
+    /// store (its meta), or nothing yet (`None`). Anything else is refused with the file as it
+    /// was. Only then is the file extended to the map.
+    fn open_once(dir: &Path, opts: &EnvOptions, write_map: bool) -> Result<(Env, Option<StoreMeta>)> {
+        let file = DataFile::open(dir.join(DATA_FILE))?;
+        let resize = file.lock(RESIZE_BYTE, true)?;
+        let before = file.len()?;
+        let page = os_page_size();
+        let map = round_up(opts.map_size.max(before), page);
+        let env = Self::open_env(dir, opts, map, write_map)?;
+        // LMDB opened the file by name: make sure it is the one we checked and lock.
+        let mut fd: ffi::mdb_filehandle_t = -1;
+        // SAFETY: env is open; fd is a valid out pointer.
+        let rc = unsafe { ffi::mdb_env_get_fd(env.env(), &mut fd) };
+        if rc != 0 {
+            return Err(code_error("finding the data file", rc));
+        }
+        // SAFETY: fd is LMDB's open data file; fstat only reads it.
+        let lmdb_identity = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(fd, &mut st) != 0 {
+                return Err(Error::io(
+                    "reading the data file",
+                    &std::io::Error::last_os_error(),
+                ));
+            }
+            (st.st_dev, st.st_ino)
+        };
+        if lmdb_identity != file.identity()? {
+            return Err(Error::new(
+                ErrorKind::PathInvalid,
+                format!("{} was replaced while it was being opened", file.path.display()),
+            ));
+        }
+        let psize = env.stat().map(|s| s.page_size() as usize).unwrap_or(page);
+        let info = env_info(&env)?;
+        let used = (info.me_last_pgno + 1) * psize;
+        if before > 0 && used > before {
+            return Err(damaged(format!(
+                "{}/{DATA_FILE} is {before} bytes long, but its last committed page ends at byte {used}: the file was truncated or damaged",
+                dir.display()
+            )));
+        }
+        // SAFETY: env is a valid open environment.
+        let max_key_size = unsafe { ffi::mdb_env_get_maxkeysize(env.env()) } as usize;
+        let data = env
+            .open_db(None)
+            .map_err(|e| lmdb_error("opening the main database", e))?;
+        let max_map_size = round_up(opts.max_map_size.max(opts.map_size), psize);
+        let headroom = headroom_for(max_map_size);
+        let e = Env {
+            read_pool: Mutex::new(Pool {
+                txns: Vec::new(),
+                used: false,
+            }),
+            env,
+            data,
+            gate: RwLock::new(()),
+            writer: Mutex::new(()),
+            resize: Mutex::new(()),
+            file,
+            map_addr: AtomicUsize::new(0),
+            map_len: AtomicUsize::new(0),
+            readable: AtomicUsize::new(0),
+            psize,
+            layout_checked: std::sync::atomic::AtomicBool::new(false),
+            max_map_size,
+            fill_limit_pages: (max_map_size - headroom) / psize,
+            max_key_size,
+            pool_cap: (opts.max_readers as usize / 16).clamp(1, 8),
+            dir: dir.to_path_buf(),
+            write_map,
+            meta_info: StoreMeta { store_id: [0; 16] },
+        };
+        e.note_map()?;
+        let found = e.inspect()?;
+        e.file.extend(info.me_mapsize, write_map)?;
+        e.note_map()?;
+        drop(resize);
+        Ok((e, found))
+    }
+
+    fn open_env(dir: &Path, opts: &EnvOptions, map: usize, write_map: bool) -> Result<Environment> {
         let mut flags = EnvironmentFlags::NO_TLS | EnvironmentFlags::NO_READAHEAD;
         if opts.no_sync {
             flags |= EnvironmentFlags::NO_SYNC;
@@ -217,7 +637,7 @@ impl Env {
             .set_flags(flags)
             .set_max_dbs(4)
             .set_max_readers(opts.max_readers)
-            .set_map_size(opts.map_size)
+            .set_map_size(map)
             .open_with_permissions(dir, 0o600)
             .map_err(|e| match e {
                 lmdb::Error::Invalid | lmdb::Error::VersionMismatch => Error::new(
@@ -231,84 +651,75 @@ impl Env {
             })
     }
 
-    /// With a writable map, a write to a page of the file that has no disk block behind it
-    /// would kill the process with SIGBUS when the disk is full. So the whole map is reserved
-    /// on disk (posix_fallocate) before any write can reach it: a full disk is then an error
-    /// when the map grows, never a signal.
-    fn reserve(&self, size: usize) -> Result<()> {
-        if !self.write_map || self.reserved.load(Ordering::Acquire) >= size {
-            return Ok(());
-        }
-        reserve_file(&self.env, &self.dir, size)?;
-        self.reserved.fetch_max(size, Ordering::AcqRel);
+    /// Records where the map is, for the bounds checks of every read. Called at open and
+    /// after each remap, with no transaction of this process open.
+    fn note_map(&self) -> Result<()> {
+        let info = self.info()?;
+        let mut fd: ffi::mdb_filehandle_t = -1;
+        // SAFETY: env is open; fd is a valid out pointer.
+        unsafe { ffi::mdb_env_get_fd(self.env.env(), &mut fd) };
+        // SAFETY: env is open.
+        let Some(base) = (unsafe { map_base(self.env.env(), self.psize, info.me_mapsize, fd) }) else {
+            return Err(Error::new(
+                ErrorKind::Incompatible,
+                format!(
+                    "the LMDB linked in ({}) does not lay out its environment as the one ttlkv was built for",
+                    lmdb_version()
+                ),
+            ));
+        };
+        self.map_addr.store(base, Ordering::Relaxed);
+        self.map_len.store(info.me_mapsize, Ordering::Relaxed);
+        let covered = self.file.len()?.min(info.me_mapsize);
+        self.readable.store(covered, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Checks that the environment is a ttlkv store of a known format (or empty, and then makes
-    /// it one), and opens the data and `meta` databases.
-    fn open_databases(env: &Environment, dir: &Path) -> Result<(Database, StoreMeta)> {
-        let where_ = dir.display().to_string();
-        let mut txn = env
-            .begin_rw_txn()
-            .map_err(|e| lmdb_error(&format!("opening {where_}"), e))?;
-        // Entries and the deadline index live in LMDB's main database, beside the record of the
-        // named database "meta": a read then needs no lookup of a named database's root (which
-        // LMDB repeats in every transaction), and a put dirties one tree, not two. No data key
-        // can equal "meta": an entry key starting with byte L is at least L + 1 bytes long, and
-        // "meta" starts with 'm' (109) and is 4 bytes long; index keys start with 0.
-        let main = unsafe { txn.open_db(None) }.map_err(|e| lmdb_error("opening the main database", e))?;
-        let created = {
-            let cursor = txn
-                .open_ro_cursor(main)
-                .map_err(|e| lmdb_error("reading the main database", e))?;
-            match cursor.get(None, None, ffi::MDB_FIRST) {
-                Err(lmdb::Error::NotFound) => true,
-                Ok(_) => false,
-                Err(e) => return Err(lmdb_error("reading the main database", e)),
-            }
-        };
-        let foreign = |why: String| {
-            Error::new(
-                ErrorKind::Incompatible,
-                format!("{where_} is not a ttlkv store: {why}"),
-            )
-        };
-        let open = |txn: &lmdb::RwTransaction, name: &str| {
-            // SAFETY: no other transaction of this environment exists yet.
-            let r = if created {
-                unsafe { txn.create_db(Some(name), DatabaseFlags::empty()) }
-            } else {
-                unsafe { txn.open_db(Some(name)) }
-            };
-            r.map_err(|e| match e {
-                lmdb::Error::Incompatible => foreign(format!("{name:?} in its LMDB file is not a database")),
-                lmdb::Error::NotFound => foreign(format!("its LMDB file has no {name:?} database")),
-                e => lmdb_error(&format!("opening database {name}"), e),
-            })
-        };
-        let meta = open(&txn, DB_META)?;
-        let store_id = if created {
-            let id = random_id();
-            txn.put(
-                meta,
-                &"format",
-                &FORMAT_VERSION.to_be_bytes(),
-                WriteFlags::empty(),
-            )
-            .map_err(|e| write_error("creating the store", e))?;
-            txn.put(meta, &"store_id", &id, WriteFlags::empty())
-                .map_err(|e| write_error("creating the store", e))?;
-            id
-        } else {
-            let format = match txn.get(meta, &"format") {
-                Ok(v) if v.len() == 4 => u32::from_be_bytes(v.try_into().unwrap()),
-                Ok(_) | Err(lmdb::Error::NotFound) => {
-                    return Err(Error::new(
-                        ErrorKind::Corrupted,
-                        format!("{where_}: the store has no valid format record"),
-                    ))
+    /// Proves, in the first write transaction, that [`next_pgno`] reads the field it means
+    /// to: under the writer lock nothing commits, so the transaction starts right after the
+    /// last committed page.
+    #[cold]
+    fn check_txn_layout(&self, txn: *mut ffi::MDB_txn) -> Result<()> {
+        // SAFETY: txn is a live write transaction.
+        let next = unsafe { next_pgno(txn) };
+        if next == self.info()?.me_last_pgno + 1 {
+            self.layout_checked.store(true, Ordering::Relaxed);
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Incompatible,
+            format!(
+                "the LMDB linked in ({}) does not lay out its transactions as the one ttlkv was built for",
+                lmdb_version()
+            ),
+        ))
+    }
+
+    /// What the file holds: `None` for an empty environment, the meta of a ttlkv store of this
+    /// format, or an error for anything else. Only reads.
+    fn inspect(&self) -> Result<Option<StoreMeta>> {
+        let where_ = self.dir.display().to_string();
+        let empty = self.read(|txn| {
+            let mut empty = true;
+            txn.scan_from(&[], |_, _| {
+                empty = false;
+                false
+            })?;
+            Ok(empty)
+        })?;
+        if empty {
+            return Ok(None);
+        }
+        let meta = self
+            .env
+            .open_db(Some(DB_META))
+            .map_err(|e| self.meta_db_error(e))?;
+        self.read(|txn| {
+            let format = match txn.get_in(meta, b"format")? {
+                Some(v) if v.len() == 4 => u32::from_be_bytes(v.try_into().unwrap()),
+                _ => {
+                    return Err(damaged(format!("{where_}: the store has no valid format record")));
                 }
-                Err(e) => return Err(lmdb_error("reading the format", e)),
             };
             if format != FORMAT_VERSION {
                 return Err(Error::new(
@@ -318,18 +729,63 @@ impl Env {
                     ),
                 ));
             }
-            match txn.get(meta, &"store_id") {
-                Ok(v) if v.len() == 16 => v.try_into().unwrap(),
-                _ => {
-                    return Err(Error::new(
-                        ErrorKind::Corrupted,
-                        format!("{where_}: the store has no valid store id"),
-                    ))
-                }
+            match txn.get_in(meta, b"store_id")? {
+                Some(v) if v.len() == 16 => Ok(Some(StoreMeta {
+                    store_id: v.try_into().unwrap(),
+                })),
+                _ => Err(damaged(format!("{where_}: the store has no valid store id"))),
             }
+        })
+    }
+
+    fn meta_db_error(&self, e: lmdb::Error) -> Error {
+        let foreign = |why: String| {
+            Error::new(
+                ErrorKind::Incompatible,
+                format!("{} is not a ttlkv store: {why}", self.dir.display()),
+            )
         };
-        txn.commit().map_err(|e| write_error("opening the store", e))?;
-        Ok((main, StoreMeta { store_id }))
+        match e {
+            lmdb::Error::Incompatible => foreign(format!("{DB_META:?} in its LMDB file is not a database")),
+            lmdb::Error::NotFound => foreign(format!("its LMDB file has no {DB_META:?} database")),
+            e => lmdb_error(&format!("opening database {DB_META}"), e),
+        }
+    }
+
+    /// Makes an empty environment a ttlkv store (unless another process just did), and returns
+    /// its meta.
+    fn create_databases(&self) -> Result<StoreMeta> {
+        // Entries and the deadline index live in LMDB's main database, beside the record of the
+        // named database "meta": a read then needs no lookup of a named database's root (which
+        // LMDB repeats in every transaction), and a put dirties one tree, not two. No data key
+        // can equal "meta": an entry key starting with byte L is at least L + 1 bytes long, and
+        // "meta" starts with 'm' (109) and is 4 bytes long; index keys start with 0.
+        self.write(WriteKind::Fills, |w| {
+            let mut still_empty = true;
+            w.scan_from(&[], |_, _| {
+                still_empty = false;
+                false
+            })?;
+            if still_empty {
+                // SAFETY: no other transaction of this environment exists yet.
+                let meta = unsafe { w.txn.create_db(Some(DB_META), DatabaseFlags::empty()) }
+                    .map_err(|e| self.meta_db_error(e))?;
+                w.txn
+                    .put(
+                        meta,
+                        &"format",
+                        &FORMAT_VERSION.to_be_bytes(),
+                        WriteFlags::empty(),
+                    )
+                    .map_err(|e| write_error("creating the store", e))?;
+                w.txn
+                    .put(meta, &"store_id", &random_id(), WriteFlags::empty())
+                    .map_err(|e| write_error("creating the store", e))?;
+            }
+            Ok(())
+        })?;
+        self.inspect()?
+            .ok_or_else(|| damaged(format!("{}: the store could not be created", self.dir.display())))
     }
 
     /// The longest key (in bytes) LMDB takes in this build.
@@ -337,27 +793,33 @@ impl Env {
         self.max_key_size
     }
 
-    /// Current size of the memory map.
+    /// Current size of this process's memory map.
     pub(crate) fn map_size(&self) -> usize {
-        self.info().map(|i| i.me_mapsize).unwrap_or(0)
+        self.map_len()
+    }
+
+    fn map_len(&self) -> usize {
+        self.map_len.load(Ordering::Relaxed)
     }
 
     fn info(&self) -> Result<ffi::MDB_envinfo> {
-        // SAFETY: MDB_envinfo is plain data; mdb_env_info fills it in.
-        unsafe {
-            let mut info: ffi::MDB_envinfo = std::mem::zeroed();
-            let rc = ffi::mdb_env_info(self.env.env(), &mut info);
-            if rc != 0 {
-                return Err(code_error("reading environment info", rc));
-            }
-            Ok(info)
-        }
+        env_info(&self.env)
     }
 
     /// Bytes of the map in use (pages up to the last one written).
     pub(crate) fn used_bytes(&self) -> usize {
-        let page = self.env.stat().map(|s| s.page_size() as usize).unwrap_or(4096);
-        self.info().map(|i| (i.me_last_pgno + 1) * page).unwrap_or(0)
+        // LMDB reads its meta pages through the map: no remap may run meanwhile.
+        let _gate = self.gate.read();
+        self.info()
+            .map(|i| (i.me_last_pgno + 1) * self.psize)
+            .unwrap_or(0)
+    }
+
+    /// Damage of the file as a whole (for verify): a data file shorter than its pages.
+    pub(crate) fn file_problem(&self) -> Result<Option<String>> {
+        let len = self.file.len()?;
+        let used = self.used_bytes();
+        Ok((len < used).then(|| format!("{DATA_FILE} is {len} bytes long but its pages reach byte {used}")))
     }
 
     /// Flushes committed data to disk (the `periodic` flusher, and close).
@@ -376,23 +838,65 @@ impl Env {
         Ok(dead.max(0) as usize)
     }
 
-    /// Adopts a map grown by another process (LMDB reported `MDB_MAP_RESIZED`).
-    fn adopt_map_size(&self) -> Result<()> {
-        let _excl = self.gate.write();
-        self.env
-            .set_map_size(0)
-            .map_err(|e| lmdb_error("adopting the map size", e))?;
-        // Writes check the reservation before they start; a failure here surfaces there.
-        let _ = self.reserve(self.map_size());
-        Ok(())
+    /// Gives the pool's reader slots back when no read used it since the last call (the expiry
+    /// thread calls this about once a second), so an idle process holds no slot.
+    pub(crate) fn release_idle_readers(&self) {
+        let mut pool = self.read_pool.lock();
+        if !pool.used {
+            pool.txns.clear();
+        }
+        pool.used = false;
     }
 
-    /// Grows the map after a transaction found it full at `seen` bytes.
+    /// Reader slots this process holds in its pool (for tests and stats).
+    pub(crate) fn pooled_readers(&self) -> usize {
+        self.read_pool.lock().txns.len()
+    }
+
+    /// Sets this process's map to at least `want` bytes, and never below the data file's
+    /// length or the pages in use; first extends the file to the new size (see the module
+    /// comment). With `wait` false it gives up at once (returning false) where it would wait.
+    fn remap(&self, want: usize, wait: bool) -> Result<bool> {
+        let _local = if wait {
+            self.resize.lock()
+        } else {
+            match self.resize.try_lock() {
+                Some(g) => g,
+                None => return Ok(false),
+            }
+        };
+        let Some(_shared) = self.file.lock(RESIZE_BYTE, wait)? else {
+            return Ok(false);
+        };
+        let needed = (self.info()?.me_last_pgno + 1) * self.psize;
+        let target = round_up(want.max(self.file.len()?).max(needed), self.psize);
+        self.file.extend(target, self.write_map)?;
+        let _excl = if wait {
+            self.gate.write()
+        } else {
+            match self.gate.try_write() {
+                Some(g) => g,
+                None => return Ok(false),
+            }
+        };
+        if target > self.map_len() {
+            // SAFETY: the exclusive gate: no transaction of this process is open. The file is
+            // at least `target` long, so LMDB's truncation with a writable map only grows it.
+            let rc = unsafe { ffi::mdb_env_set_mapsize(self.env.env(), target) };
+            if rc != 0 {
+                return Err(code_error("resizing the map", rc));
+            }
+            self.note_map()?;
+        }
+        Ok(true)
+    }
+
+    /// Grows the map after a transaction found it full at `seen` bytes. The caller holds the
+    /// writer lock.
     fn grow(&self, seen: usize) -> Result<()> {
-        let _excl = self.gate.write();
-        let current = self.map_size();
+        let current = self.map_len();
         if current > seen {
-            return Ok(()); // another thread grew it meanwhile
+            return Ok(()); // adopted from another process meanwhile
         }
         if current >= self.max_map_size {
             return Err(Error::new(
@@ -406,114 +910,143 @@ impl Env {
         // Double small maps, then grow by 1 GiB steps so a large map does not jump by gigabytes.
         let step = current.clamp(1 << 20, 1 << 30);
         let next = current.saturating_add(step).min(self.max_map_size);
-        self.env
-            .set_map_size(next)
-            .map_err(|e| lmdb_error("growing the map", e))?;
-        if let Err(e) = self.reserve(next) {
-            // Back to the size that is reserved, so no write can reach an unreserved page.
-            let _ = self.env.set_map_size(current);
-            return Err(e);
-        }
-        Ok(())
+        self.remap(next, true).map(|_| ())
     }
 
     /// Runs `f` in a read transaction (pooled, so no allocation or reader-slot search per call).
+    /// It never waits for a write transaction, of this process or another.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&ReadTxn<'_>) -> Result<R>) -> Result<R> {
-        let gate = self.gate.read();
-        let pooled = self.read_pool.lock().pop();
-        let txn = match pooled {
+        let mut f = Some(f);
+        let mut waiting_since = None;
+        loop {
+            let gate = self.gate.read();
+            let txn = match self.begin_read() {
+                Ok(t) => t,
+                Err(rc) => {
+                    drop(gate);
+                    self.read_failed(rc, &mut waiting_since)?;
+                    continue;
+                }
+            };
+            let f = f.take().expect("called once: every retry happens before f runs");
+            let r = f(&ReadTxn {
+                txn: txn.0,
+                env: self,
+            });
+            // SAFETY: the transaction is live; resetting releases its snapshot but keeps its slot.
+            unsafe { ffi::mdb_txn_reset(txn.0) };
+            let mut pool = self.read_pool.lock();
+            if pool.txns.len() < self.pool_cap {
+                pool.txns.push(txn);
+            }
+            drop(pool);
+            drop(gate);
+            return r;
+        }
+    }
+
+    #[inline]
+    fn begin_read(&self) -> std::result::Result<RawTxn, i32> {
+        let pooled = {
+            let mut pool = self.read_pool.lock();
+            pool.used = true;
+            pool.txns.pop()
+        };
+        match pooled {
             // SAFETY: a reset transaction from our pool.
             Some(t) => match unsafe { ffi::mdb_txn_renew(t.0) } {
-                0 => t,
-                rc => {
-                    drop(t);
-                    drop(gate);
-                    return self.read_retry(rc, f);
-                }
+                0 => Ok(t),
+                rc => Err(rc), // dropping t aborts it and frees its slot
             },
             None => {
                 let mut raw = ptr::null_mut();
                 // SAFETY: env is open; raw is a valid out pointer.
-                let rc =
-                    unsafe { ffi::mdb_txn_begin(self.env.env(), ptr::null_mut(), ffi::MDB_RDONLY, &mut raw) };
-                if rc != 0 {
-                    drop(gate);
-                    return self.read_retry(rc, f);
+                match unsafe {
+                    ffi::mdb_txn_begin(self.env.env(), ptr::null_mut(), ffi::MDB_RDONLY, &mut raw)
+                } {
+                    0 => Ok(RawTxn(raw)),
+                    rc => Err(rc),
                 }
-                RawTxn(raw)
             }
-        };
-        let r = f(&ReadTxn {
-            txn: txn.0,
-            env: self,
-        });
-        // SAFETY: the transaction is live; resetting releases its snapshot but keeps its slot.
-        unsafe { ffi::mdb_txn_reset(txn.0) };
-        let mut pool = self.read_pool.lock();
-        if pool.len() < READ_POOL_CAP {
-            pool.push(txn);
         }
-        drop(pool);
-        drop(gate);
-        r
     }
 
+    /// A read could not start: adopt a grown map, or wait (bounded) for a reader slot.
     #[cold]
-    fn read_retry<R>(&self, rc: i32, f: impl FnOnce(&ReadTxn<'_>) -> Result<R>) -> Result<R> {
+    fn read_failed(&self, rc: i32, waiting_since: &mut Option<Instant>) -> Result<()> {
+        let since = *waiting_since.get_or_insert_with(Instant::now);
         match rc {
-            ffi::MDB_MAP_RESIZED => self.adopt_map_size()?,
+            ffi::MDB_MAP_RESIZED => {
+                if since.elapsed() > READ_WAIT_FOR_MAP {
+                    return Err(code_error(
+                        "starting a read (the map another process grew could not be adopted in time)",
+                        rc,
+                    ));
+                }
+                if !self.remap(self.map_len(), false)? {
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            }
             ffi::MDB_READERS_FULL => {
-                // Slots of dead processes are the usual cause; reclaim them once.
-                self.read_pool.lock().clear();
+                // Our own idle slots first, then those of dead processes; live processes give
+                // theirs back when idle, so wait a little for them.
+                self.read_pool.lock().txns.clear();
                 if self.reader_check()? == 0 {
-                    return Err(code_error("starting a read", rc));
+                    if since.elapsed() > READ_WAIT_FOR_SLOT {
+                        return Err(code_error("starting a read", rc));
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
                 }
             }
             _ => return Err(code_error("starting a read", rc)),
         }
-        let gate = self.gate.read();
-        let mut raw = ptr::null_mut();
-        // SAFETY: as in `read`.
-        let rc = unsafe { ffi::mdb_txn_begin(self.env.env(), ptr::null_mut(), ffi::MDB_RDONLY, &mut raw) };
-        if rc != 0 {
-            return Err(code_error("starting a read", rc));
-        }
-        let txn = RawTxn(raw);
-        let r = f(&ReadTxn {
-            txn: txn.0,
-            env: self,
-        });
-        drop(txn);
-        drop(gate);
-        r
+        Ok(())
     }
 
     /// Runs `f` in a write transaction and commits. When the map fills (in `f` or at commit)
     /// the transaction is aborted, the map grown and `f` run again from the start, so `f` must
     /// only depend on what it reads inside the transaction.
-    pub(crate) fn write<R>(&self, mut f: impl FnMut(&mut WriteTxn<'_>) -> Result<R>) -> Result<R> {
+    pub(crate) fn write<R>(
+        &self,
+        kind: WriteKind,
+        mut f: impl FnMut(&mut WriteTxn<'_>) -> Result<R>,
+    ) -> Result<R> {
+        // Writer locks first (in-process, then every process's), the gate only after: a writer
+        // waiting for another process holds nothing a reader needs.
+        let _local = self.writer.lock();
+        let _shared = self.file.lock(WRITER_BYTE, true)?;
         loop {
             let gate = self.gate.read();
-            let seen = self.map_size();
-            if self.write_map && self.reserved.load(Ordering::Acquire) < seen {
-                self.reserve(seen)?; // the map was adopted from another process
-            }
+            let seen = self.map_len();
             let txn = match self.env.begin_rw_txn() {
                 Ok(t) => t,
                 Err(lmdb::Error::MapResized) => {
                     drop(gate);
-                    self.adopt_map_size()?;
+                    self.remap(seen, true)?;
                     continue;
                 }
                 Err(e) => return Err(write_error("starting a write", e)),
             };
+            if !self.layout_checked.load(Ordering::Relaxed) {
+                self.check_txn_layout(txn.txn())?;
+            }
+            // SAFETY: txn is live.
+            let start = unsafe { next_pgno(txn.txn()) };
             let mut w = WriteTxn { txn, env: self };
             let outcome = match f(&mut w) {
-                Ok(r) => w
-                    .txn
-                    .commit()
-                    .map(|_| r)
-                    .map_err(|e| write_error("committing", e)),
+                Ok(r) => {
+                    // SAFETY: txn is live.
+                    let end = unsafe { next_pgno(w.txn.txn()) };
+                    if kind == WriteKind::Fills && end > start && end > self.fill_limit_pages {
+                        drop(w);
+                        Err(self.full_for_fills())
+                    } else {
+                        w.txn
+                            .commit()
+                            .map(|_| r)
+                            .map_err(|e| write_error("committing", e))
+                    }
+                }
                 Err(e) => {
                     drop(w); // aborts: LMDB refuses to resize while a write transaction is open
                     Err(e)
@@ -526,6 +1059,18 @@ impl Env {
                 other => return other,
             }
         }
+    }
+
+    #[cold]
+    fn full_for_fills(&self) -> Error {
+        Error::new(
+            ErrorKind::Full,
+            format!(
+                "the store is full: puts may use {} of its maximum of {} bytes, the rest is kept so that deletes and expiry always find room (raise max_map_size, or delete entries)",
+                self.fill_limit_pages * self.psize,
+                self.max_map_size
+            ),
+        )
     }
 
     /// LMDB reports a short write as EIO, which is what a full file system gives it: tell the
@@ -556,6 +1101,51 @@ impl Env {
             e
         }
     }
+
+    /// `v` as a slice, once it is proven to lie inside the map — and inside its page, unless it
+    /// starts where a value on overflow pages starts. Pointers outside the map are pages a
+    /// write transaction copied to the heap (without a writable map): only a write sees those.
+    #[inline]
+    fn checked<'a>(&self, v: &ffi::MDB_val, outside_ok: bool) -> Result<&'a [u8]> {
+        let len = v.mv_size;
+        if len == 0 {
+            return Ok(&[]);
+        }
+        let base = self.map_addr.load(Ordering::Relaxed);
+        let size = self.readable.load(Ordering::Relaxed);
+        let p = v.mv_data as usize;
+        let off = p.wrapping_sub(base);
+        if p < base || off >= size {
+            if outside_ok {
+                // SAFETY: a heap page of the live write transaction.
+                return Ok(unsafe { std::slice::from_raw_parts(p as *const u8, len) });
+            }
+            return Err(damaged(
+                "a record of the store lies outside its map (the store is damaged; run verify)".into(),
+            ));
+        }
+        let in_page = off % self.psize;
+        let fits = len <= size - off && (in_page == PAGE_HEADER || in_page + len <= self.psize);
+        if !fits {
+            return Err(damaged(format!(
+                "a record claims {len} bytes at byte {off} of the store, past the end of its page or file (the store is damaged; run verify)"
+            )));
+        }
+        // SAFETY: inside the map, which the file covers (module comment); valid for the txn.
+        Ok(unsafe { std::slice::from_raw_parts(p as *const u8, len) })
+    }
+}
+
+fn env_info(env: &Environment) -> Result<ffi::MDB_envinfo> {
+    // SAFETY: MDB_envinfo is plain data; mdb_env_info fills it in.
+    unsafe {
+        let mut info: ffi::MDB_envinfo = std::mem::zeroed();
+        let rc = ffi::mdb_env_info(env.env(), &mut info);
+        if rc != 0 {
+            return Err(code_error("reading environment info", rc));
+        }
+        Ok(info)
+    }
 }
 
 /// A read-only view of the store, valid inside [`Env::read`].
@@ -571,32 +1161,46 @@ fn val(bytes: &[u8]) -> ffi::MDB_val {
     }
 }
 
-/// SAFETY: the caller ties the slice to the transaction's lifetime.
-unsafe fn slice<'a>(v: &ffi::MDB_val) -> &'a [u8] {
-    if v.mv_size == 0 {
-        &[]
-    } else {
-        std::slice::from_raw_parts(v.mv_data as *const u8, v.mv_size)
-    }
-}
-
 impl ReadTxn<'_> {
     /// The value stored under `key`, borrowed from the map for the transaction's life.
     #[inline]
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+        self.get_in(self.env.data, key)
+    }
+
+    #[inline]
+    fn get_in(&self, db: Database, key: &[u8]) -> Result<Option<&[u8]>> {
         let mut k = val(key);
         let mut v = val(&[]);
         // SAFETY: txn is live for &self; the dbi belongs to this environment.
-        match unsafe { ffi::mdb_get(self.txn, self.env.data.dbi(), &mut k, &mut v) } {
-            0 => Ok(Some(unsafe { slice(&v) })),
+        match unsafe { ffi::mdb_get(self.txn, db.dbi(), &mut k, &mut v) } {
+            0 => self.env.checked(&v, false).map(Some),
             ffi::MDB_NOTFOUND => Ok(None),
             rc => Err(code_error("reading", rc)),
         }
     }
 
     /// Calls `f(key, value)` for each record whose key is `>= start`, in key order, until `f`
-    /// returns false or the database ends.
+    /// returns false or the database ends. A damaged record ends the scan with an error.
     pub(crate) fn scan_from(&self, start: &[u8], mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        let mut bad = None;
+        self.scan_checked(start, |k, v| match (k, v) {
+            (Ok(k), Ok(v)) => f(k, v),
+            (Err(e), _) | (_, Err(e)) => {
+                bad = Some(e);
+                false
+            }
+        })?;
+        bad.map_or(Ok(()), Err)
+    }
+
+    /// [`ReadTxn::scan_from`] that hands damaged keys and values to `f` as errors and goes on
+    /// (for verify).
+    pub(crate) fn scan_checked(
+        &self,
+        start: &[u8],
+        mut f: impl FnMut(Result<&[u8]>, Result<&[u8]>) -> bool,
+    ) -> Result<()> {
         let mut cursor: *mut ffi::MDB_cursor = ptr::null_mut();
         // SAFETY: txn is live; the cursor is closed before returning.
         let rc = unsafe { ffi::mdb_cursor_open(self.txn, self.env.data.dbi(), &mut cursor) };
@@ -614,7 +1218,7 @@ impl ReadTxn<'_> {
             // SAFETY: cursor is open; k and v are valid MDB_vals.
             match unsafe { ffi::mdb_cursor_get(cursor, &mut k, &mut v, op) } {
                 0 => {
-                    if !f(unsafe { slice(&k) }, unsafe { slice(&v) }) {
+                    if !f(self.env.checked(&k, false), self.env.checked(&v, false)) {
                         break Ok(());
                     }
                 }
@@ -638,10 +1242,13 @@ pub(crate) struct WriteTxn<'e> {
 impl WriteTxn<'_> {
     #[inline]
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
-        match self.txn.get(self.env.data, &key) {
-            Ok(v) => Ok(Some(v)),
-            Err(lmdb::Error::NotFound) => Ok(None),
-            Err(e) => Err(lmdb_error("reading", e)),
+        let mut k = val(key);
+        let mut v = val(&[]);
+        // SAFETY: txn is live for &self; the dbi belongs to this environment.
+        match unsafe { ffi::mdb_get(self.txn.txn(), self.env.data.dbi(), &mut k, &mut v) } {
+            0 => self.env.checked(&v, true).map(Some),
+            ffi::MDB_NOTFOUND => Ok(None),
+            rc => Err(code_error("reading", rc)),
         }
     }
 
@@ -688,6 +1295,7 @@ impl WriteTxn<'_> {
         loop {
             match cursor.get(key.take(), None, op) {
                 Ok((Some(k), v)) => {
+                    let (k, v) = (self.env.checked(&val(k), true)?, self.env.checked(&val(v), true)?);
                     if !f(k, v) {
                         return Ok(());
                     }

@@ -19,6 +19,8 @@ use crate::store::{Core, Durability};
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// How often slots of dead reader processes are reclaimed.
 const READER_CHECK_EVERY: Duration = Duration::from_secs(10);
+/// A process whose pool of read transactions went unused this long gives their slots back.
+const IDLE_READERS_AFTER: Duration = Duration::from_millis(500);
 /// Pause after a failed iteration, so a persistent failure does not spin.
 const BACKOFF: Duration = Duration::from_millis(100);
 
@@ -41,6 +43,7 @@ fn run(core: &Core, wake: &Receiver<()>) {
     };
     let mut next_flush = flush_every.map(|i| Instant::now() + i);
     let mut next_reader_check = Instant::now() + READER_CHECK_EVERY;
+    let mut next_idle_check = Instant::now() + IDLE_READERS_AFTER;
     while !core.shutdown.load(Ordering::SeqCst) {
         let earliest = match catch_unwind(AssertUnwindSafe(|| iteration(core))) {
             Ok(Ok(earliest)) => earliest,
@@ -81,6 +84,11 @@ fn run(core: &Core, wake: &Receiver<()>) {
                 next_flush = Some(Instant::now() + every);
             }
         }
+        if Instant::now() >= next_idle_check {
+            // An idle process gives its reader slots back: the table is every process's.
+            core.env.release_idle_readers();
+            next_idle_check = Instant::now() + IDLE_READERS_AFTER;
+        }
         if Instant::now() >= next_reader_check {
             if let Ok(n) = core.env.reader_check() {
                 core.counters
@@ -104,8 +112,8 @@ fn iteration(core: &Core) -> Result<Option<u64>> {
         if core.shutdown.load(Ordering::SeqCst) {
             return Ok(None);
         }
-        let removed = core.remove_due_batch(core.now_ms())?;
-        if removed < core.expiry_batch {
+        let (_, more) = core.remove_due_batch(core.now_ms())?;
+        if !more {
             break;
         }
     }

@@ -25,6 +25,7 @@ mod env;
 mod error;
 mod expiry;
 pub mod ffi;
+mod fork;
 mod store;
 
 pub use clock::{Clock, ManualClock};

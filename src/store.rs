@@ -16,7 +16,7 @@ use crate::codec::{
     INDEX_OVERHEAD, INDEX_PREFIX, NEVER,
 };
 use crate::commit::{Committer, Work};
-use crate::env::{Env, EnvOptions, WriteTxn};
+use crate::env::{Env, EnvOptions, WriteKind, WriteTxn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiry;
 
@@ -68,6 +68,11 @@ pub struct Options {
     /// atomicity guarantee across such crashes only without a writable map). A process crash
     /// is safe either way. Default false.
     pub write_map: bool,
+    /// Accept a store directory that other users could tamper with: one owned by another user,
+    /// or writable by group or others (default false: such a directory is refused, because its
+    /// other users could replace `lock.mdb` or `data.mdb` with a link to one of your files).
+    /// Links in place of the store's files are refused either way.
+    pub allow_shared_dir: bool,
     /// The source of "now" (default the system clock; tests use a [`crate::ManualClock`]).
     pub clock: Clock,
 }
@@ -81,6 +86,7 @@ impl Default for Options {
             max_readers: 1024,
             expiry_batch: 10_000,
             write_map: false,
+            allow_shared_dir: false,
             clock: Clock::System,
         }
     }
@@ -115,6 +121,11 @@ impl Options {
     /// Turns the writable map of `periodic` mode on or off (see [`Options::write_map`]).
     pub fn write_map(mut self, on: bool) -> Options {
         self.write_map = on;
+        self
+    }
+    /// Accepts a directory shared with other users (see [`Options::allow_shared_dir`]).
+    pub fn allow_shared_dir(mut self, on: bool) -> Options {
+        self.allow_shared_dir = on;
         self
     }
     /// Sets the clock.
@@ -200,6 +211,9 @@ pub struct Stats {
     pub map_size: u64,
     /// Bytes of the map in use.
     pub used_bytes: u64,
+    /// Idle read transactions this process keeps for reuse, each holding one of the reader
+    /// slots every process shares; given back when the process stops reading.
+    pub pooled_readers: u64,
 }
 
 /// The outcome of [`Store::verify`].
@@ -240,6 +254,9 @@ pub(crate) struct Core {
     pub clock: Clock,
     pub durability: Durability,
     pub expiry_batch: usize,
+    /// The batch the expiry work uses now: halved when a batch finds no room (a store full at
+    /// its maximum), grown back as batches succeed.
+    expiry_batch_now: std::sync::atomic::AtomicUsize,
     pub counters: Counters,
     committer: Committer,
     hlc: AtomicU64,
@@ -346,8 +363,13 @@ impl Core {
         }
     }
 
-    /// Removes up to one batch of entries due at `now`; returns how many it removed.
-    pub(crate) fn remove_due_batch(&self, now: u64) -> Result<usize> {
+    /// Removes up to one batch of entries due at `now`; returns how many it removed and
+    /// whether that was a whole batch (more may be due).
+    ///
+    /// A batch that finds no room (a store full at its maximum: deleting copies pages) is
+    /// halved and tried again, down to one entry, which the headroom kept for deletes always
+    /// fits; later batches grow back.
+    pub(crate) fn remove_due_batch(&self, now: u64) -> Result<(usize, bool)> {
         // Look first without the writer lock: most wake-ups of a quiet store find nothing due.
         let first_due = self.env.read(|txn| {
             let mut due = false;
@@ -359,10 +381,35 @@ impl Core {
             Ok(due)
         })?;
         if !first_due {
-            return Ok(0);
+            return Ok((0, false));
         }
-        let batch = self.expiry_batch;
-        let removed = self.env.write(|txn| {
+        loop {
+            let batch = self
+                .expiry_batch_now
+                .load(Ordering::Relaxed)
+                .clamp(1, self.expiry_batch);
+            match self.remove_due(now, batch) {
+                Ok(removed) => {
+                    if batch < self.expiry_batch {
+                        self.expiry_batch_now
+                            .store((batch * 2).min(self.expiry_batch), Ordering::Relaxed);
+                    }
+                    self.counters.expiry_batches.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .expired_removed
+                        .fetch_add(removed as u64, Ordering::Relaxed);
+                    return Ok((removed, removed == batch));
+                }
+                Err(e) if e.kind() == ErrorKind::Full && batch > 1 => {
+                    self.expiry_batch_now.store(batch / 2, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn remove_due(&self, now: u64, batch: usize) -> Result<usize> {
+        self.env.write(WriteKind::Frees, |txn| {
             let mut due: Vec<Vec<u8>> = Vec::new();
             txn.scan_from(&[INDEX_PREFIX], |k, _| match split_index_key(k) {
                 _ if !is_index_key(k) => false,
@@ -389,12 +436,7 @@ impl Core {
                 }
             }
             Ok(due.len())
-        })?;
-        self.counters.expiry_batches.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .expired_removed
-            .fetch_add(removed as u64, Ordering::Relaxed);
-        Ok(removed)
+        })
     }
 
     /// The earliest deadline in the index, if any.
@@ -410,12 +452,11 @@ impl Core {
     }
 }
 
-/// An open environment: the core, its expiry thread, and where it lives.
+/// An open environment: the core, its expiry thread, and its registry slot.
 pub(crate) struct Shared {
     core: Arc<Core>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    path: PathBuf,
-    pid: u32,
+    slot: Arc<Slot>,
 }
 
 impl Drop for Shared {
@@ -431,27 +472,48 @@ impl Drop for Shared {
     }
 }
 
-/// Environments open in this process, by canonical path: LMDB forbids opening one twice.
-static REGISTRY: Mutex<Vec<(PathBuf, u32, Weak<Shared>)>> = Mutex::new(Vec::new());
+/// A directory's identity: its device and inode, whatever path names it. LMDB must not have two
+/// environments on one set of files in a process (closing the second drops the process's locks
+/// on `lock.mdb`, and the next process to open would reinitialise it under the first).
+type Identity = (u64, u64);
 
-fn open_shared(path: &Path, opts: &Options) -> Result<Arc<Shared>> {
-    let mut reg = REGISTRY.lock();
-    let pid = std::process::id();
-    reg.retain(|(_, _, w)| w.strong_count() > 0);
-    if let Some((_, _, w)) = reg.iter().find(|(p, owner, _)| p == path && *owner == pid) {
-        if let Some(shared) = w.upgrade() {
-            return Ok(shared);
-        }
+/// The one environment of a directory in this process. Opening and closing it happen under its
+/// lock, which is the directory's alone: no lock shared by all stores is held across an open,
+/// a join or an fsync.
+#[derive(Default)]
+pub(crate) struct Slot {
+    shared: Mutex<Weak<Shared>>,
+}
+
+/// Environments open in this process, by directory identity. A forked child starts with an
+/// empty one (see fork.rs): the parent's environments are not its to use.
+static REGISTRY: crate::fork::PerProcess<Mutex<std::collections::HashMap<Identity, Arc<Slot>>>> =
+    crate::fork::PerProcess::new();
+
+fn registry() -> &'static Mutex<std::collections::HashMap<Identity, Arc<Slot>>> {
+    REGISTRY.get(|| Mutex::new(std::collections::HashMap::new()))
+}
+
+fn open_shared(path: &Path, identity: Identity, opts: &Options) -> Result<Arc<Shared>> {
+    let slot = {
+        let mut reg = registry().lock();
+        // A slot only the registry holds has no environment and no opener: forget it.
+        reg.retain(|_, s| Arc::strong_count(s) > 1);
+        reg.entry(identity).or_default().clone()
+    };
+    let mut current = slot.shared.lock();
+    if let Some(shared) = current.upgrade() {
+        return Ok(shared);
     }
-    let page = 4096;
     let env = Env::open(
         path,
         &EnvOptions {
-            map_size: opts.map_size.div_ceil(page) * page,
-            max_map_size: opts.max_map_size.div_ceil(page) * page,
+            map_size: opts.map_size,
+            max_map_size: opts.max_map_size,
             max_readers: opts.max_readers,
             no_sync: matches!(opts.durability, Durability::Periodic { .. }),
             write_map: opts.write_map,
+            allow_shared_dir: opts.allow_shared_dir,
         },
     )?;
     let reclaimed = env.reader_check().unwrap_or(0) as u64;
@@ -462,6 +524,7 @@ fn open_shared(path: &Path, opts: &Options) -> Result<Arc<Shared>> {
         clock: opts.clock.clone(),
         durability: opts.durability,
         expiry_batch: opts.expiry_batch,
+        expiry_batch_now: std::sync::atomic::AtomicUsize::new(opts.expiry_batch),
         counters: Counters::default(),
         committer: Committer::new(),
         hlc: AtomicU64::new(now << 16),
@@ -478,33 +541,37 @@ fn open_shared(path: &Path, opts: &Options) -> Result<Arc<Shared>> {
     let shared = Arc::new(Shared {
         core,
         thread: Mutex::new(Some(thread)),
-        path: path.to_path_buf(),
-        pid,
+        slot: slot.clone(),
     });
-    reg.push((path.to_path_buf(), pid, Arc::downgrade(&shared)));
+    *current = Arc::downgrade(&shared);
     Ok(shared)
 }
 
-/// Drops a handle's reference; the last one closes the environment. Done under the registry
-/// lock so that no open of the same path can start a second environment while this one closes.
-fn release(shared: Arc<Shared>) {
-    let mut reg = REGISTRY.lock();
-    if Arc::strong_count(&shared) == 1 {
-        let (path, pid) = (shared.path.clone(), shared.pid);
-        reg.retain(|(p, owner, _)| !(p == &path && *owner == pid));
+/// Drops a handle's reference; the last one closes the environment, under the directory's
+/// slot lock so that no open of the same directory can start a second environment meanwhile.
+fn release(shared: Arc<Shared>, generation: u64) {
+    if generation != crate::fork::generation() {
+        // Inherited across fork(): the parent's environment, locks and threads are not ours to
+        // close (closing would clear the parent's reader slots). Leak this reference.
+        std::mem::forget(shared);
+        return;
     }
+    let slot = shared.slot.clone();
+    let _guard = slot.shared.lock();
     drop(shared);
 }
 
 struct Handle {
     shared: RwLock<Option<Arc<Shared>>>,
     path: PathBuf,
+    /// The fork generation the handle was opened in (see fork.rs).
+    generation: u64,
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
         if let Some(s) = self.shared.get_mut().take() {
-            release(s);
+            release(s, self.generation);
         }
     }
 }
@@ -599,11 +666,19 @@ impl Store {
         let canonical = path
             .canonicalize()
             .map_err(|e| Error::io(&format!("resolving {}", path.display()), &e))?;
-        let shared = open_shared(&canonical, &options)?;
+        let identity = {
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::metadata(&canonical)
+                .map_err(|e| Error::io(&format!("reading {}", canonical.display()), &e))?;
+            (m.dev(), m.ino())
+        };
+        let generation = crate::fork::generation_at_open();
+        let shared = open_shared(&canonical, identity, &options)?;
         Ok(Store {
             handle: Arc::new(Handle {
                 shared: RwLock::new(Some(shared)),
                 path: canonical,
+                generation,
             }),
         })
     }
@@ -613,22 +688,44 @@ impl Store {
         &self.handle.path
     }
 
-    /// True once [`Store::close`] was called on this handle.
+    /// True once [`Store::close`] was called on this handle, and in a process forked after
+    /// the handle was opened (a store belongs to the process that opened it).
     pub fn is_closed(&self) -> bool {
-        self.handle.shared.read().is_none()
+        self.forked() || self.handle.shared.read().is_none()
+    }
+
+    #[inline]
+    fn forked(&self) -> bool {
+        self.handle.generation != crate::fork::generation()
     }
 
     /// Closes this handle; idempotent. The environment (and its expiry thread, which is
     /// joined) closes with the last handle. Every later call on this handle fails with
     /// [`ErrorKind::Closed`]. Waits for calls in flight on this handle to finish.
     pub fn close(&self) {
+        if self.forked() {
+            // The lock may be held by a parent thread that does not exist here: do not wait.
+            if let Some(mut g) = self.handle.shared.try_write() {
+                if let Some(s) = g.take() {
+                    release(s, self.handle.generation);
+                }
+            }
+            return;
+        }
         let taken = self.handle.shared.write().take();
         if let Some(s) = taken {
-            release(s);
+            release(s, self.handle.generation);
         }
     }
 
+    #[inline]
     fn core(&self) -> Result<CoreGuard<'_>> {
+        if self.forked() {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                "the store was opened before fork(): a store belongs to the process that opened it; open it again in this process",
+            ));
+        }
         let g = self.handle.shared.read();
         if g.is_none() {
             return Err(Error::closed());
@@ -816,9 +913,9 @@ impl Store {
         let now = core.now_ms();
         let mut total = 0u64;
         loop {
-            let n = core.remove_due_batch(now)?;
+            let (n, more) = core.remove_due_batch(now)?;
             total += n as u64;
-            if n < core.expiry_batch {
+            if !more {
                 return Ok(total);
             }
         }
@@ -836,9 +933,26 @@ impl Store {
                     r.problems.push(p);
                 }
             };
+            if let Some(p) = core.env.file_problem()? {
+                problem(&mut r, p);
+            }
             let mut missing = Vec::new();
             let mut index = Vec::new();
-            txn.scan_from(&[], |k, v| {
+            let mut damaged = Vec::new();
+            txn.scan_checked(&[], |k, v| {
+                // Every key and value is bounds-checked as it is read: damage is reported and
+                // the scan goes on.
+                let (k, v) = match (k, v) {
+                    (Ok(k), Ok(v)) => (k, v),
+                    (Ok(k), Err(e)) => {
+                        damaged.push(format!("record {k:?}: {}", e.message()));
+                        return true;
+                    }
+                    (Err(e), _) => {
+                        damaged.push(format!("a key: {}", e.message()));
+                        return true;
+                    }
+                };
                 if is_index_key(k) {
                     index.push(k.to_vec());
                     return true;
@@ -860,6 +974,9 @@ impl Store {
                 }
                 true
             })?;
+            for d in damaged {
+                problem(&mut r, d);
+            }
             for ik in &missing {
                 if txn.get(ik)?.is_none() {
                     problem(
@@ -901,6 +1018,7 @@ impl Store {
             write_calls: c.write_calls.load(Ordering::Relaxed),
             map_size: core.env.map_size() as u64,
             used_bytes: core.env.used_bytes() as u64,
+            pooled_readers: core.env.pooled_readers() as u64,
         };
         Ok(stats)
     }

@@ -80,16 +80,26 @@ pub(crate) unsafe fn input<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
 }
 
 /// Returns from the enclosing boundary block with `TTLKV_INVALID_ARGUMENT` when an input
-/// `(ptr, len)` is NULL with a non-zero length; otherwise the slice.
+/// `(ptr, len)` is NULL with a non-zero length or longer than any allocation; otherwise the
+/// slice.
 macro_rules! try_input {
     ($ptr:expr, $len:expr, $what:literal) => {
         match $crate::ffi::cast::input($ptr, $len) {
             Some(s) => s,
-            None => {
+            None if $ptr.is_null() => {
                 return $crate::ffi::status::invalid(format_args!(
                     concat!(
                         $what,
                         " is NULL with length {} (NULL is allowed only with length 0)"
+                    ),
+                    $len
+                ))
+            }
+            None => {
+                return $crate::ffi::status::invalid(format_args!(
+                    concat!(
+                        $what,
+                        " has length {}, over isize::MAX: no allocation is that long"
                     ),
                     $len
                 ))

@@ -144,6 +144,11 @@ static void bad_arguments(ttlkv_store *s) {
   CHECK_STATUS(ttlkv_put(s, STR("ns"), NULL, 1, STR("v"), 1000), TTLKV_INVALID_ARGUMENT);
   CHECK_STATUS(ttlkv_put(s, STR("ns"), STR("k"), NULL, 5, 1000), TTLKV_INVALID_ARGUMENT);
   CHECK_STATUS(ttlkv_put(s, STR("ns"), STR("k"), NULL, SIZE_MAX, 1000), TTLKV_INVALID_ARGUMENT);
+  /* A real pointer with a length no allocation can have is named as such, not as NULL. */
+  CHECK_STATUS(ttlkv_put(s, STR("ns"), STR("k"), (const uint8_t *)"v", SIZE_MAX, 1000),
+               TTLKV_INVALID_ARGUMENT);
+  CHECK(strstr(ttlkv_last_error(), "value has length") != NULL);
+  CHECK(strstr(ttlkv_last_error(), "over isize::MAX") != NULL);
   CHECK_STATUS(ttlkv_put(s, NULL, 0, STR("k"), STR("v"), 1000), TTLKV_NAMESPACE_INVALID);
   CHECK_STATUS(ttlkv_put(s, STR("ns"), NULL, 0, NULL, 0, 1000), TTLKV_OK); /* empty key+value */
   CHECK_STATUS(ttlkv_get(s, STR("ns"), NULL, 0, &buf), TTLKV_OK);
