@@ -701,7 +701,8 @@ impl Env {
         let where_ = self.dir.display().to_string();
         let empty = self.read(|txn| {
             let mut empty = true;
-            txn.scan_from(&[], |_, _| {
+            // Any record, even a damaged one (that is an entry's problem, found when read).
+            txn.scan_checked(&[], |_, _| {
                 empty = false;
                 false
             })?;
@@ -916,11 +917,26 @@ impl Env {
     /// Runs `f` in a read transaction (pooled, so no allocation or reader-slot search per call).
     /// It never waits for a write transaction, of this process or another.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&ReadTxn<'_>) -> Result<R>) -> Result<R> {
+        self.read_in(true, f)
+    }
+
+    /// [`Env::read`] for background work (the expiry thread's look at the index): it takes no
+    /// pooled transaction and leaves none, so it does not keep an idle process's slot busy.
+    pub(crate) fn read_unpooled<R>(&self, f: impl FnOnce(&ReadTxn<'_>) -> Result<R>) -> Result<R> {
+        self.read_in(false, f)
+    }
+
+    fn read_in<R>(&self, pooled: bool, f: impl FnOnce(&ReadTxn<'_>) -> Result<R>) -> Result<R> {
         let mut f = Some(f);
         let mut waiting_since = None;
         loop {
             let gate = self.gate.read();
-            let txn = match self.begin_read() {
+            let begun = if pooled {
+                self.begin_read()
+            } else {
+                self.begin_fresh()
+            };
+            let txn = match begun {
                 Ok(t) => t,
                 Err(rc) => {
                     drop(gate);
@@ -933,13 +949,17 @@ impl Env {
                 txn: txn.0,
                 env: self,
             });
-            // SAFETY: the transaction is live; resetting releases its snapshot but keeps its slot.
-            unsafe { ffi::mdb_txn_reset(txn.0) };
-            let mut pool = self.read_pool.lock();
-            if pool.txns.len() < self.pool_cap {
-                pool.txns.push(txn);
+            if pooled {
+                // SAFETY: the transaction is live; resetting releases its snapshot but keeps
+                // its slot.
+                unsafe { ffi::mdb_txn_reset(txn.0) };
+                let mut pool = self.read_pool.lock();
+                if pool.txns.len() < self.pool_cap {
+                    pool.txns.push(txn);
+                }
+            } else {
+                drop(txn); // aborts, freeing its slot
             }
-            drop(pool);
             drop(gate);
             return r;
         }
@@ -958,16 +978,16 @@ impl Env {
                 0 => Ok(t),
                 rc => Err(rc), // dropping t aborts it and frees its slot
             },
-            None => {
-                let mut raw = ptr::null_mut();
-                // SAFETY: env is open; raw is a valid out pointer.
-                match unsafe {
-                    ffi::mdb_txn_begin(self.env.env(), ptr::null_mut(), ffi::MDB_RDONLY, &mut raw)
-                } {
-                    0 => Ok(RawTxn(raw)),
-                    rc => Err(rc),
-                }
-            }
+            None => self.begin_fresh(),
+        }
+    }
+
+    fn begin_fresh(&self) -> std::result::Result<RawTxn, i32> {
+        let mut raw = ptr::null_mut();
+        // SAFETY: env is open; raw is a valid out pointer.
+        match unsafe { ffi::mdb_txn_begin(self.env.env(), ptr::null_mut(), ffi::MDB_RDONLY, &mut raw) } {
+            0 => Ok(RawTxn(raw)),
+            rc => Err(rc),
         }
     }
 
@@ -1032,6 +1052,10 @@ impl Env {
             }
             // SAFETY: txn is live.
             let start = unsafe { next_pgno(txn.txn()) };
+            if kind == WriteKind::Fills && start > self.fill_limit_pages && !self.room_for_fills(start)? {
+                drop(txn);
+                return Err(self.full_for_fills());
+            }
             let mut w = WriteTxn { txn, env: self };
             let outcome = match f(&mut w) {
                 Ok(r) => {
@@ -1059,6 +1083,31 @@ impl Env {
                 other => return other,
             }
         }
+    }
+
+    /// Whether a filling write may start when the file's pages already reach into the headroom:
+    /// only while the pages never allocated plus the free pages are more than the headroom.
+    /// (A commit can allocate pages of its own — the free list it writes back — so pages can
+    /// enter the headroom without any write extending the file inside its transaction.)
+    #[cold]
+    fn room_for_fills(&self, next: usize) -> Result<bool> {
+        let max_pages = self.max_map_size.max(self.map_len()) / self.psize;
+        let unallocated = max_pages.saturating_sub(next);
+        let headroom = max_pages.saturating_sub(self.fill_limit_pages);
+        // LMDB reads its free list only in a read transaction; under the writer lock that
+        // snapshot is the one this write starts from. (The caller holds the gate.)
+        let txn = self
+            .begin_read()
+            .map_err(|rc| code_error("reading the free list", rc))?;
+        let free = free_pages(txn.0);
+        // SAFETY: live; reset keeps the slot for the pool.
+        unsafe { ffi::mdb_txn_reset(txn.0) };
+        let mut pool = self.read_pool.lock();
+        if pool.txns.len() < self.pool_cap {
+            pool.txns.push(txn);
+        }
+        drop(pool);
+        Ok(unallocated + free? > headroom)
     }
 
     #[cold]
@@ -1134,6 +1183,37 @@ impl Env {
         // SAFETY: inside the map, which the file covers (module comment); valid for the txn.
         Ok(unsafe { std::slice::from_raw_parts(p as *const u8, len) })
     }
+}
+
+/// Pages on LMDB's free list (its database 0: one record per freeing transaction, each a
+/// count followed by that many page numbers).
+fn free_pages(txn: *mut ffi::MDB_txn) -> Result<usize> {
+    const FREE_DBI: ffi::MDB_dbi = 0;
+    let mut cursor: *mut ffi::MDB_cursor = ptr::null_mut();
+    // SAFETY: txn is live; the cursor is closed before returning.
+    let rc = unsafe { ffi::mdb_cursor_open(txn, FREE_DBI, &mut cursor) };
+    if rc != 0 {
+        return Err(code_error("reading the free list", rc));
+    }
+    let (mut k, mut v) = (val(&[]), val(&[]));
+    let mut total = 0usize;
+    let mut op = ffi::MDB_FIRST;
+    let result = loop {
+        // SAFETY: cursor is open.
+        match unsafe { ffi::mdb_cursor_get(cursor, &mut k, &mut v, op) } {
+            0 if v.mv_size >= std::mem::size_of::<usize>() => {
+                // SAFETY: at least one word; LMDB stores it unaligned-safe for a read.
+                total += unsafe { std::ptr::read_unaligned(v.mv_data as *const usize) };
+            }
+            0 => {}
+            ffi::MDB_NOTFOUND => break Ok(total),
+            rc => break Err(code_error("reading the free list", rc)),
+        }
+        op = ffi::MDB_NEXT;
+    };
+    // SAFETY: opened above, closed once.
+    unsafe { ffi::mdb_cursor_close(cursor) };
+    result
 }
 
 fn env_info(env: &Environment) -> Result<ffi::MDB_envinfo> {

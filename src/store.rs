@@ -371,7 +371,7 @@ impl Core {
     /// fits; later batches grow back.
     pub(crate) fn remove_due_batch(&self, now: u64) -> Result<(usize, bool)> {
         // Look first without the writer lock: most wake-ups of a quiet store find nothing due.
-        let first_due = self.env.read(|txn| {
+        let first_due = self.env.read_unpooled(|txn| {
             let mut due = false;
             txn.scan_from(&[INDEX_PREFIX], |k, _| {
                 // A malformed index record counts as due: removing it is the repair.
@@ -441,7 +441,7 @@ impl Core {
 
     /// The earliest deadline in the index, if any.
     pub(crate) fn earliest_deadline(&self) -> Result<Option<u64>> {
-        self.env.read(|txn| {
+        self.env.read_unpooled(|txn| {
             let mut first = None;
             txn.scan_from(&[INDEX_PREFIX], |k, _| {
                 first = split_index_key(k).map(|(d, _)| d);

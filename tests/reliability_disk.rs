@@ -189,3 +189,79 @@ fn flipped_bytes_in_the_file_header_are_a_clear_error() {
     let s = Store::open(&path, Options::default()).unwrap();
     assert_eq!(s.keys(b"ns").unwrap().len(), 500);
 }
+
+/// The child half of the damaged-node test: opens the store, reads the damaged entry, lists
+/// its namespace and verifies; prints what each gave. Does nothing when run on its own.
+#[test]
+fn damaged_node_child() {
+    let Some(path) = std::env::var_os("TTLKV_DAMAGED_STORE") else {
+        return;
+    };
+    let s = Store::open(path, Options::default()).unwrap();
+    let kind = |r: Result<(), ttlkv::Error>| match r {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.kind().name().to_string(),
+    };
+    println!("GET {}", kind(s.get(b"ns", b"needle-key").map(|_| ())));
+    println!("KEYS {}", kind(s.keys(b"ns").map(|_| ())));
+    println!(
+        "OTHER {}",
+        kind(s.get(b"ns", b"other-key").map(|v| assert!(v.is_some())))
+    );
+    let r = s.verify().unwrap();
+    println!("VERIFY {} {:?}", r.problems.len(), r.problems);
+}
+
+/// LMDB has no checksums: one leaf node whose data length claims more bytes than the page (or
+/// the file) holds used to pass verify and then crash the reader with SIGBUS.
+#[test]
+fn a_damaged_value_length_is_a_corrupted_error_and_verify_reports_it() {
+    for bad_len in [0xFFFF_FFFFu32, 5000, 70_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let s = Store::open(&path, Options::default()).unwrap();
+        s.put(b"ns", b"needle-key", &[b'v'; 100], ttlkv::TTL_NEVER)
+            .unwrap();
+        s.put(b"ns", b"other-key", &[b'o'; 100], ttlkv::TTL_NEVER)
+            .unwrap();
+        s.close();
+        let data = path.join("data.mdb");
+        let mut bytes = std::fs::read(&data).unwrap();
+        // The entry key is ns_len · ns · key; an LMDB leaf node is lo:u16 hi:u16 flags:u16
+        // ksize:u16 then the key: the 32-bit data length is the node's first four bytes.
+        let key = b"\x02nsneedle-key";
+        // Copy-on-write leaves older copies of the leaf in the file: damage every copy.
+        let hits: Vec<usize> = (8..bytes.len() - key.len())
+            .filter(|&at| &bytes[at..at + key.len()] == key)
+            .filter(|&at| u16::from_le_bytes([bytes[at - 2], bytes[at - 1]]) as usize == key.len())
+            .collect();
+        assert!(!hits.is_empty(), "the entry's node is in the file");
+        for at in hits {
+            let len = u32::from(u16::from_le_bytes([bytes[at - 8], bytes[at - 7]]))
+                | u32::from(u16::from_le_bytes([bytes[at - 6], bytes[at - 5]])) << 16;
+            assert_eq!(len, 17 + 100, "found the node header");
+            bytes[at - 8..at - 6].copy_from_slice(&(bad_len as u16).to_le_bytes());
+            bytes[at - 6..at - 4].copy_from_slice(&((bad_len >> 16) as u16).to_le_bytes());
+        }
+        std::fs::write(&data, &bytes).unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "damaged_node_child", "--nocapture", "--test-threads=1"])
+            .env("TTLKV_DAMAGED_STORE", &path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "length {bad_len}: the reader died: {:?} {text} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("GET corrupted"), "length {bad_len}: {text}");
+        assert!(text.contains("KEYS corrupted"), "length {bad_len}: {text}");
+        assert!(text.contains("OTHER ok"), "length {bad_len}: {text}");
+        assert!(
+            !text.contains("VERIFY 0 "),
+            "length {bad_len}: verify saw nothing: {text}"
+        );
+    }
+}

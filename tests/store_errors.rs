@@ -287,3 +287,95 @@ fn open_and_close_in_a_loop_from_many_threads_never_double_opens() {
     assert_eq!(s.keys(b"ns").unwrap().len(), 200);
     assert!(s.verify().unwrap().is_ok());
 }
+
+fn victim(dir: &std::path::Path) -> std::path::PathBuf {
+    let v = dir.join("victim");
+    std::fs::write(&v, b"someone's precious file").unwrap();
+    v
+}
+
+/// Finding 9: `lock.mdb` or `data.mdb` planted as a link used to be followed (one put later the
+/// victim held LMDB's lock table). Links and other non-regular files are refused untouched.
+#[test]
+fn store_files_that_are_links_or_not_regular_files_are_refused_and_left_untouched() {
+    for name in ["lock.mdb", "data.mdb"] {
+        let dir = tempfile::tempdir().unwrap();
+        let v = victim(dir.path());
+        let p = dir.path().join("store");
+        std::fs::create_dir(&p).unwrap();
+        std::os::unix::fs::symlink(&v, p.join(name)).unwrap();
+        for opts in [Options::default(), Options::default().allow_shared_dir(true)] {
+            let e = Store::open(&p, opts).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::PathInvalid, "{e}");
+            assert!(e.message().contains("symbolic link"), "{e}");
+        }
+        assert_eq!(std::fs::read(&v).unwrap(), b"someone's precious file");
+        assert!(std::fs::symlink_metadata(p.join(name))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+    // A directory or a hard link in place of a store file.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("store");
+    std::fs::create_dir_all(p.join("data.mdb")).unwrap();
+    let e = Store::open(&p, Options::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PathInvalid, "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let v = victim(dir.path());
+    let p = dir.path().join("store");
+    std::fs::create_dir(&p).unwrap();
+    std::fs::hard_link(&v, p.join("lock.mdb")).unwrap();
+    let e = Store::open(&p, Options::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PathInvalid, "{e}");
+    assert!(e.message().contains("hard link"), "{e}");
+    assert_eq!(std::fs::read(&v).unwrap(), b"someone's precious file");
+}
+
+#[test]
+fn a_directory_other_users_can_write_is_refused_unless_sharing_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("store");
+    std::fs::create_dir(&p).unwrap();
+    for mode in [0o777, 0o770, 0o1777] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        let e = Store::open(&p, Options::default()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Permission, "{e}");
+        assert!(e.message().contains("writable by other users"), "{e}");
+        assert!(
+            e.message().contains("allow_shared_dir"),
+            "the error says how to allow it: {e}"
+        );
+    }
+    assert!(
+        !p.join("data.mdb").exists(),
+        "a refused directory is left untouched"
+    );
+    let s = Store::open(&p, Options::default().allow_shared_dir(true)).unwrap();
+    s.put(b"ns", b"k", b"v", Duration::from_secs(60)).unwrap();
+    s.close();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let s = Store::open(&p, Options::default()).unwrap();
+    assert_eq!(s.get(b"ns", b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}
+
+#[test]
+fn a_directory_owned_by_another_user_is_refused_unless_sharing_is_allowed() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // Only root can give a directory away; as another user, a directory that is not ours
+        // is one of root's.
+        let e = Store::open("/", Options::default()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Permission, "{e}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("store");
+    std::fs::create_dir(&p).unwrap();
+    std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+    let e = Store::open(&p, Options::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Permission, "{e}");
+    assert!(e.message().contains("owned by uid 65534"), "{e}");
+    let s = Store::open(&p, Options::default().allow_shared_dir(true)).unwrap();
+    s.put(b"ns", b"k", b"v", Duration::from_secs(60)).unwrap();
+}

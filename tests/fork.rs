@@ -1,0 +1,150 @@
+//! fork(): a child can always open stores, whatever the parent's threads were doing, and a
+//! handle inherited from the parent is closed in the child (and never closes the parent's
+//! environment). The children only call ttlkv and `_exit`: their exit code says what failed.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ttlkv::{ErrorKind, Options, Store};
+
+const MIN: Duration = Duration::from_secs(60);
+
+/// Waits for `pid` up to `limit`; kills it if it is still running. Returns its exit code, or
+/// None when it hung.
+fn wait_for(pid: libc::pid_t, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        let mut status = 0;
+        // SAFETY: waiting on our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            return Some(if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            });
+        }
+        if start.elapsed() > limit {
+            // SAFETY: killing and reaping our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Forks; the child runs `f` and exits with its code without unwinding or flushing anything.
+fn fork(f: impl FnOnce() -> i32) -> libc::pid_t {
+    // SAFETY: the child only runs `f` (ttlkv calls) and _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(99);
+        // SAFETY: ends the child at once.
+        unsafe { libc::_exit(code) };
+    }
+    pid
+}
+
+/// Finding 4: with another thread opening and closing a store, children forked at any moment
+/// used to hang forever in open, on a registry lock held across the open or the close.
+#[test]
+fn children_forked_while_another_thread_opens_and_closes_stores_can_open_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = dir.path().join("busy");
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let st = Store::open(&busy, Options::default()).unwrap();
+                st.put(b"ns", b"k", b"v", MIN).unwrap();
+                st.close();
+            }
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        let mut pids = Vec::new();
+        for i in 0..20 {
+            let own = dir.path().join(format!("child-{i}"));
+            pids.push(fork(move || {
+                let Ok(st) = Store::open(&own, Options::default()) else {
+                    return 1;
+                };
+                if st.put(b"ns", b"k", b"v", MIN).is_err() {
+                    return 2;
+                }
+                if st.get(b"ns", b"k").ok().flatten().as_deref() != Some(&b"v"[..]) {
+                    return 3;
+                }
+                st.close();
+                0
+            }));
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        let codes: Vec<_> = pids
+            .into_iter()
+            .map(|p| wait_for(p, Duration::from_secs(20)))
+            .collect();
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            codes.iter().all(|c| *c == Some(0)),
+            "children: {codes:?} (None = hung)"
+        );
+    });
+}
+
+#[test]
+fn a_handle_inherited_across_fork_is_closed_in_the_child_and_the_parent_is_unharmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    let store = Store::open(&path, Options::default().max_readers(16)).unwrap();
+    store.put(b"ns", b"k", b"parent", MIN).unwrap();
+    let inherited = store.clone();
+    let p = path.clone();
+    let pid = fork(move || {
+        if !inherited.is_closed() {
+            return 1;
+        }
+        match inherited.get(b"ns", b"k") {
+            Err(e) if e.kind() == ErrorKind::Closed => {}
+            _ => return 2,
+        }
+        match inherited.put(b"ns", b"x", b"y", MIN) {
+            Err(e) if e.kind() == ErrorKind::Closed => {}
+            _ => return 3,
+        }
+        inherited.close(); // never blocks, never closes the parent's environment
+        drop(inherited);
+        // The child opens the store for itself and shares it with the parent.
+        let Ok(own) = Store::open(&p, Options::default().max_readers(16)) else {
+            return 4;
+        };
+        if own.get(b"ns", b"k").ok().flatten().as_deref() != Some(&b"parent"[..]) {
+            return 5;
+        }
+        if own.put(b"ns", b"from-child", b"c", MIN).is_err() {
+            return 6;
+        }
+        own.close();
+        0
+    });
+    assert_eq!(wait_for(pid, Duration::from_secs(20)), Some(0));
+    // The parent's handle and environment are untouched, its reader slots still its own.
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..100 {
+                    assert!(store.get(b"ns", b"k").unwrap().is_some());
+                }
+            });
+        }
+    });
+    assert_eq!(
+        store.get(b"ns", b"from-child").unwrap().as_deref(),
+        Some(&b"c"[..])
+    );
+    store.put(b"ns", b"after", b"a", MIN).unwrap();
+    assert!(store.verify().unwrap().is_ok());
+}
