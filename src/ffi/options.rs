@@ -195,6 +195,24 @@ pub unsafe extern "C" fn ttlkv_options_set_write_map(o: *mut ttlkv_options, enab
     })
 }
 
+/// `enabled` non-zero accepts a store directory that other users could tamper with: one owned
+/// by another user, or writable by its group or by others. By default `ttlkv_open` refuses such
+/// a directory with TTLKV_PERMISSION, because its other users could replace `lock.mdb` or
+/// `data.mdb` with a link to one of your files between any check and the open. Set it only for
+/// a directory shared on purpose by users who trust each other. Links, hard-linked files and
+/// non-regular files in place of the store's files are refused (TTLKV_PATH_INVALID) either way.
+/// Default 0.
+///
+/// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_options_set_allow_shared_dir(o: *mut ttlkv_options, enabled: i32) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_options_set_allow_shared_dir", {
+        let o = try_handle_mut!(o, "options");
+        o.options.allow_shared_dir = enabled != 0;
+        TTLKV_OK
+    })
+}
+
 /// Releases an options builder. NULL is allowed (nothing happens). Must not be called twice
 /// on the same builder.
 #[no_mangle]

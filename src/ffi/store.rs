@@ -14,9 +14,11 @@ use crate::{Store, MAX_BATCH_RECORDS};
 /// `ttlkv_store *` may be called from any thread at the same time as any other, on the same
 /// handle or on different ones, except `ttlkv_free()`, which must be the last call on the
 /// handle (no call on it may be running or follow). Handles opened on the same directory in
-/// one process share one environment (LMDB allows only one per process); closing one leaves
-/// the others working. Several processes may open the same directory at once. After fork(),
-/// the child must not use handles of its parent: it opens its own.
+/// one process share one environment (LMDB allows only one per process), whatever path names
+/// the directory (a renamed or bind-mounted one included); closing one leaves the others
+/// working. Several processes may open the same directory at once, each with its own options.
+/// After fork(), a handle of the parent is closed in the child: every call on it returns
+/// TTLKV_CLOSED (`ttlkv_free()` on it releases only memory); the child opens its own.
 pub struct ttlkv_store {
     _private: [u8; 0],
 }
@@ -77,10 +79,15 @@ pub struct ttlkv_record {
 /// directory share its environment and ignore theirs.
 ///
 /// On TTLKV_OK, `*out` is a new handle to release with `ttlkv_free()`.
+/// An existing directory must belong to the calling user and be writable by no one else, and
+/// `data.mdb` and `lock.mdb`, where present, must be regular files of that user with one link
+/// each: anything else is refused untouched (see `ttlkv_options_set_allow_shared_dir()`).
+///
 /// Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`path` or `out` NULL, or the options do not
-/// agree, e.g. map size above max map size); TTLKV_PATH_INVALID (not UTF-8, empty, or a
-/// file); TTLKV_INCOMPATIBLE; TTLKV_CORRUPTED; TTLKV_PERMISSION; TTLKV_NO_SPACE; TTLKV_IO;
-/// TTLKV_READERS_FULL; TTLKV_STORAGE; TTLKV_PANIC.
+/// agree, e.g. map size above max map size); TTLKV_PATH_INVALID (not UTF-8, empty, a file,
+/// or a store file that is a link or not a regular file); TTLKV_INCOMPATIBLE;
+/// TTLKV_CORRUPTED; TTLKV_PERMISSION (including a directory other users could tamper with);
+/// TTLKV_NO_SPACE; TTLKV_IO; TTLKV_READERS_FULL; TTLKV_STORAGE; TTLKV_PANIC.
 #[no_mangle]
 pub unsafe extern "C" fn ttlkv_open(
     path: *const c_char,

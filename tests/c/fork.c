@@ -1,6 +1,7 @@
 /* Processes share one store: the parent opens it, then forks children that each open their
- * own handle (never the parent's), write their keys and read everyone's; the parent, still
- * using its handle, sees every child's writes. */
+ * own handle, write their keys and read everyone's; the parent, still using its handle, sees
+ * every child's writes. In a child the parent's handle is closed: every call on it returns
+ * TTLKV_CLOSED, and freeing it touches nothing of the parent's. */
 #include "common.h"
 
 #include <sys/wait.h>
@@ -8,7 +9,15 @@
 #define CHILDREN 4
 #define KEYS 50
 
-static int child(const char *dir, int id) {
+static int child(const char *dir, int id, ttlkv_store *inherited) {
+  uint8_t probe[8];
+  size_t probe_len;
+  CHECK_STATUS(ttlkv_get_into(inherited, STR("fork"), STR("parent"), probe, sizeof probe, &probe_len),
+               TTLKV_CLOSED);
+  CHECK(strstr(ttlkv_last_error(), "fork") != NULL);
+  CHECK_STATUS(ttlkv_put(inherited, STR("fork"), STR("x"), STR("y"), 60000), TTLKV_CLOSED);
+  CHECK_STATUS(ttlkv_close(inherited), TTLKV_OK);
+  ttlkv_free(inherited);
   ttlkv_store *s = NULL;
   CHECK_STATUS(ttlkv_open(dir, NULL, &s), TTLKV_OK);
   char key[32], value[32];
@@ -50,9 +59,9 @@ int main(int argc, char **argv) {
     pids[id] = fork();
     CHECK(pids[id] >= 0);
     if (pids[id] == 0) {
-      int rc = child(dir, id);
+      int rc = child(dir, id, s);
       free(dir);
-      /* _exit: the parent's handle (copied by fork) must not be closed by the child. */
+      /* _exit: nothing of the parent's (stdio buffers, atexit handlers) runs twice. */
       fflush(NULL);
       _exit(rc);
     }
