@@ -13,7 +13,7 @@ LIB_DIR := $(TARGET)/release
 LIB_SO := $(LIB_DIR)/libttlkv.so
 LIB_A := $(LIB_DIR)/libttlkv.a
 
-.PHONY: all build test demo bench lint fmt clean test-rust demo-rust bench-rust soak
+.PHONY: all build test demo bench lint fmt clean test-rust demo-rust bench-rust bench-readers soak
 
 all: build
 
@@ -46,12 +46,16 @@ test-rust: build
 demo-rust:
 	$(CARGO) run --release --example demo
 
-bench-rust:
+bench-rust: bench-readers
 	$(CARGO) bench --bench core
+
+# Get latency in one process while another commits long batches and grows the map.
+bench-readers:
+	$(CARGO) bench --bench readers
 
 # The reliability suites with many more kills, processes and seconds (see README, Guarantees).
 soak: build
-	TTLKV_SOAK=1 $(CARGO) test --release --test reliability_crash --test reliability_processes -- --nocapture --test-threads=1
+	TTLKV_SOAK=1 $(CARGO) test --release --test reliability_crash --test reliability_processes --test model_processes -- --nocapture --test-threads=1
 
 clean:
 	$(CARGO) clean

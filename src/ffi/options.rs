@@ -205,7 +205,10 @@ pub unsafe extern "C" fn ttlkv_options_set_write_map(o: *mut ttlkv_options, enab
 ///
 /// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL.
 #[no_mangle]
-pub unsafe extern "C" fn ttlkv_options_set_allow_shared_dir(o: *mut ttlkv_options, enabled: i32) -> ttlkv_status {
+pub unsafe extern "C" fn ttlkv_options_set_allow_shared_dir(
+    o: *mut ttlkv_options,
+    enabled: i32,
+) -> ttlkv_status {
     ffi_panic_boundary!("ttlkv_options_set_allow_shared_dir", {
         let o = try_handle_mut!(o, "options");
         o.options.allow_shared_dir = enabled != 0;

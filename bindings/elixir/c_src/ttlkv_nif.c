@@ -225,16 +225,19 @@ nif_live_stores(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 
 /* --- functions that open transactions or do I/O: dirty I/O schedulers ----------------- */
 
-/* open(Path :: binary, {Durability, SyncIntervalMs, MapSize, MaxMapSize, MaxReaders, WriteMap}),
- * each nil or a non-negative integer (WriteMap 0 or 1). */
+/* open(Path :: binary,
+ *      {Durability, SyncIntervalMs, MapSize, MaxMapSize, MaxReaders, WriteMap, AllowSharedDir}),
+ * each nil (the library's default) or a non-negative integer (WriteMap and AllowSharedDir:
+ * non-zero turns the option on). */
+#define N_OPEN_OPTS 7
 static ERL_NIF_TERM
 nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     ErlNifBinary path;
     const ERL_NIF_TERM *opt;
     int arity;
-    int present[6];
-    uint64_t val[6];
+    int present[N_OPEN_OPTS];
+    uint64_t val[N_OPEN_OPTS];
     char *cpath;
     ttlkv_options *o;
     ttlkv_store *store = NULL;
@@ -244,10 +247,10 @@ nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     if (!get_bytes(env, argv[0], &path) || memchr(path.data, 0, path.size) != NULL) {
         return enif_make_badarg(env);
     }
-    if (!enif_get_tuple(env, argv[1], &arity, &opt) || arity != 6) {
+    if (!enif_get_tuple(env, argv[1], &arity, &opt) || arity != N_OPEN_OPTS) {
         return enif_make_badarg(env);
     }
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < N_OPEN_OPTS; i++) {
         if (!get_opt_u64(env, opt[i], &present[i], &val[i])) {
             return enif_make_badarg(env);
         }
@@ -285,6 +288,9 @@ nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     }
     if (present[5] && st == TTLKV_OK) {
         st = ttlkv_options_set_write_map(o, val[5] != 0);
+    }
+    if (present[6] && st == TTLKV_OK) {
+        st = ttlkv_options_set_allow_shared_dir(o, val[6] != 0);
     }
     if (st == TTLKV_OK) {
         st = ttlkv_open(cpath, o, &store);

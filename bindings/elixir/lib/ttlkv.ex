@@ -82,13 +82,22 @@ defmodule TTLKV do
           | {:max_map_size, pos_integer()}
           | {:max_readers, pos_integer()}
           | {:write_map, boolean()}
+          | {:allow_shared_dir, boolean()}
 
   @read_scheduler Application.compile_env(:ttlkv, :read_scheduler, :normal)
   unless @read_scheduler in [:normal, :dirty] do
     raise ArgumentError, "config :ttlkv, read_scheduler: must be :normal or :dirty"
   end
 
-  @open_options [:durability, :sync_interval, :map_size, :max_map_size, :max_readers, :write_map]
+  @open_options [
+    :durability,
+    :sync_interval,
+    :map_size,
+    :max_map_size,
+    :max_readers,
+    :write_map,
+    :allow_shared_dir
+  ]
 
   @doc "The names of the options `open/2` takes."
   @spec open_options() :: [atom()]
@@ -109,6 +118,18 @@ defmodule TTLKV do
       Puts get several times faster and the map's size is reserved on disk, but a power loss
       or OS crash between flushes can leave the store corrupted instead of only missing the
       last interval; a crash of the process is safe either way.
+    * `:allow_shared_dir` - accept an existing directory that other users could tamper with:
+      one owned by another user, or writable by its group or by others (default `false`). By
+      default such a directory is refused with `{:error, {:permission, detail}}` (the detail
+      names `allow_shared_dir`), because those users could swap `lock.mdb` or `data.mdb` for
+      a link to one of your files. Set it only for a directory shared on purpose by users who
+      trust each other. Either way, a `data.mdb` or `lock.mdb` that is a symbolic link, has
+      more than one hard link or is not a regular file is refused with
+      `{:error, {:path_invalid, detail}}` and left untouched.
+
+  A directory `open/2` creates gets mode 0700 (never group- or world-writable, whatever the
+  umask); one that already exists keeps its mode, so create it 0700 yourself (a umask of 002
+  makes `File.mkdir_p/1` give 0775, which is refused) or let `open/2` create it.
 
   Opening the same directory twice in one VM shares one LMDB environment; other OS processes
   may open it at the same time.
@@ -152,16 +173,22 @@ defmodule TTLKV do
       positive(opts, :map_size),
       positive(opts, :max_map_size),
       positive(opts, :max_readers),
-      case Keyword.get(opts, :write_map, false) do
-        false -> nil
-        true -> 1
-        other -> raise ArgumentError, "write_map must be a boolean, got: #{inspect(other)}"
-      end
+      flag(opts, :write_map),
+      flag(opts, :allow_shared_dir)
     }
 
     case TTLKV.NIF.open(path, nif_opts) do
       {:ok, ref} -> {:ok, %__MODULE__{ref: ref, path: path}}
       {:error, _} = error -> error
+    end
+  end
+
+  # A boolean option: nil (the library's default, off) or 1.
+  defp flag(opts, name) do
+    case Keyword.get(opts, name, false) do
+      false -> nil
+      true -> 1
+      other -> raise ArgumentError, "#{name} must be a boolean, got: #{inspect(other)}"
     end
   end
 

@@ -401,6 +401,28 @@ defmodule TTLKV.PowCacheTest do
       start_supervised!({PowCache, path: dir, timeout: 15_000, table_opts: [], writes: :sync})
       assert PowCache.get(@config, "key") == :not_found
     end
+
+    test "a group-writable directory is a start error unless allow_shared_dir: true" do
+      shared = mkdir_private!(tmp_dir("pow-shared"))
+      File.chmod!(shared, 0o770)
+
+      assert {:error, {%PowCache.StartError{message: message, reason: reason, path: ^shared}, _}} =
+               start_supervised({PowCache, path: shared, name: :pow_shared})
+
+      assert {:permission, _detail} = reason
+      assert message =~ shared
+      assert message =~ "allow_shared_dir"
+
+      assert {:error, {%PowCache.StartError{reason: :options}, _}} =
+               start_supervised({PowCache, path: shared, name: :pow_shared, allow_shared_dir: 1})
+
+      start_supervised!({PowCache, path: shared, name: :pow_shared, allow_shared_dir: true})
+      config = Keyword.put(@config, :name, :pow_shared)
+      assert PowCache.put(config, {"key", "shared"}) == :ok
+      assert PowCache.get(config, "key") == "shared"
+      assert PowCache.store(:pow_shared).path == shared
+      :ok = stop_supervised(:pow_shared)
+    end
   end
 
   describe "callers reach the store directly" do

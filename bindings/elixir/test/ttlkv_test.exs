@@ -218,6 +218,86 @@ defmodule TTLKVTest do
     end
   end
 
+  describe "store directories" do
+    test "a directory other users could write to is refused unless allow_shared_dir" do
+      for mode <- [0o777, 0o775, 0o757] do
+        dir = mkdir_private!(tmp_dir("shared-#{Integer.to_string(mode, 8)}"))
+        File.chmod!(dir, mode)
+
+        assert {:error, {:permission, detail}} = TTLKV.open(dir)
+        assert detail =~ "allow_shared_dir"
+        assert {:error, {:permission, _}} = TTLKV.open(dir, allow_shared_dir: false)
+        # Refused untouched: no store file was created.
+        assert File.ls!(dir) == []
+
+        assert {:ok, s} = TTLKV.open(dir, allow_shared_dir: true)
+        assert TTLKV.put(s, "ns", "k", "v", 60_000) == :ok
+        assert TTLKV.get(s, "ns", "k") == {:ok, "v"}
+        assert TTLKV.close(s) == :ok
+        assert Bitwise.band(File.stat!(dir).mode, 0o7777) == mode
+      end
+    end
+
+    test "a directory of mode 0700 or 0755 opens with the default" do
+      for mode <- [0o700, 0o755] do
+        dir = mkdir_private!(tmp_dir("private-#{Integer.to_string(mode, 8)}"))
+        File.chmod!(dir, mode)
+        assert {:ok, s} = TTLKV.open(dir)
+        assert TTLKV.close(s) == :ok
+      end
+    end
+
+    test "a directory the store creates is 0700 and opens with the default" do
+      dir = tmp_dir("created")
+      assert {:ok, s} = TTLKV.open(dir)
+      assert Bitwise.band(File.stat!(dir).mode, 0o777) == 0o700
+      assert TTLKV.close(s) == :ok
+    end
+
+    test "a store file that is a link is refused with either setting, the target untouched" do
+      victim_dir = mkdir_private!(tmp_dir("victim"))
+      victim = Path.join(victim_dir, "precious")
+      File.write!(victim, "precious bytes")
+      File.chmod!(victim, 0o600)
+      # A hard link changes the target's link count and ctime, never these.
+      facts = fn ->
+        st = File.stat!(victim, time: :posix)
+        {File.read!(victim), st.type, st.size, st.mode, st.mtime, st.inode}
+      end
+
+      before = facts.()
+
+      for name <- ["lock.mdb", "data.mdb"],
+          kind <- [:symlink, :hard_link],
+          allow <- [false, true] do
+        dir = mkdir_private!(tmp_dir("link"))
+        path = Path.join(dir, name)
+
+        case kind do
+          :symlink -> File.ln_s!(victim, path)
+          :hard_link -> File.ln!(victim, path)
+        end
+
+        assert {:error, {:path_invalid, detail}} = TTLKV.open(dir, allow_shared_dir: allow)
+        assert detail =~ name
+        assert File.ls!(dir) == [name]
+        assert facts.() == before
+        # The link itself is left as it was.
+        assert File.lstat!(path).type == if(kind == :symlink, do: :symlink, else: :regular)
+      end
+    end
+
+    test "allow_shared_dir must be a boolean", %{dir: dir} do
+      for bad <- [1, 0, "true", :yes, nil] do
+        assert_raise ArgumentError, ~r/allow_shared_dir must be a boolean/, fn ->
+          TTLKV.open(dir <> "-bad", allow_shared_dir: bad)
+        end
+      end
+
+      refute File.exists?(dir <> "-bad")
+    end
+  end
+
   describe "the library" do
     test "reports its version and the ABI the NIF checked at load" do
       assert TTLKV.abi_version() == TTLKV.NIF.abi_version_expected()

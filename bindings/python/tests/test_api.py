@@ -182,12 +182,25 @@ def test_ttl_never_is_none(store: ttlkv.Store) -> None:
         (1, 1000),
         (1800, 1_800_000),
         (0.0001, 1),  # rounds up: a positive TTL never becomes 0
+        (5e-10, 1),
+        (5e-324, 1),  # the smallest float above 0
         (0.0015, 2),
+        (0.0010001, 2),
+        (1000.0005, 1_000_001),  # rounds up at any magnitude
         (1.1, 1100),  # float noise (1100.0000000000002) is not rounded up
-        (0.001, 1),
+        (0.3, 300),  # 0.3 * 1000 == 300.00000000000006 in floats: still 300
+        (0.1 + 0.2, 300),  # 0.30000000000000004: one ulp off, still 300
+        (0.007, 7),
+        (0.001, 1),  # the float 0.001 is a hair above 1/1000: still 1
+        (1.5, 1500),
         (2.5, 2500),
+        (60.0, 60_000),
+        (86400, 86_400_000),
         (datetime.timedelta(minutes=30), 1_800_000),
         (datetime.timedelta(microseconds=1), 1),
+        (datetime.timedelta(microseconds=1500), 2),
+        (datetime.timedelta(milliseconds=300), 300),
+        (datetime.timedelta(days=999_999_999), 999_999_999 * 86_400_000),  # exact, no float
         (None, 2**64 - 1),
         (math.inf, 2**64 - 1),
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import datetime
 import math
 import os
 import shutil
@@ -203,7 +204,21 @@ def test_batch_over_the_record_limit(ns: ttlkv.Namespace) -> None:
     assert ns.keys() == []
 
 
-@pytest.mark.parametrize("ttl", [0, 0.0, -1, -0.5, math.nan])
+@pytest.mark.parametrize(
+    "ttl",
+    [
+        0,
+        0.0,
+        -0.0,
+        -1,
+        -0.5,
+        -5e-10,
+        -math.inf,
+        math.nan,
+        datetime.timedelta(0),
+        datetime.timedelta(microseconds=-1),
+    ],
+)
 def test_ttl_zero_negative_or_nan_is_rejected_and_nothing_written(
     ns: ttlkv.Namespace, store: ttlkv.Store, ttl: float
 ) -> None:

@@ -1,9 +1,8 @@
-"""Lifetime: close, the finalizer of a forgotten store, interpreter exit, fork."""
+"""Lifetime: close, the finalizer of a forgotten store, interpreter exit (fork: test_fork.py)."""
 
 from __future__ import annotations
 
 import gc
-import os
 import sys
 import weakref
 from pathlib import Path
@@ -133,38 +132,6 @@ def test_exit_while_daemon_threads_use_the_store(store_dir: Path) -> None:
     )
     assert proc.stdout.strip() == "exiting"
     assert "Traceback" not in proc.stderr and "Fatal" not in proc.stderr
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() on this platform")
-def test_store_inherited_through_fork_is_disabled_in_the_child(store_dir: Path) -> None:
-    store = ttlkv.Store(store_dir)
-    ns = store.namespace("n", ttl=60)
-    ns.put(b"k", b"v")
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report what happened through the pipe, exit without cleanup
-        try:
-            try:
-                ns.get(b"k")
-                result = b"no error"
-            except ttlkv.ClosedError as e:
-                result = b"closed" if b"fork" in str(e).encode() else b"closed, other message"
-            # A fresh store in the child works.
-            with ttlkv.Store(store_dir) as fresh:
-                if fresh.get("n", b"k") != b"v":
-                    result += b", fresh failed"
-        except BaseException as e:  # noqa: BLE001
-            result = repr(e).encode()
-        os.write(write, result)
-        os._exit(0)
-    os.close(write)
-    _, status = os.waitpid(pid, 0)
-    with os.fdopen(read, "rb") as pipe:
-        result = pipe.read()
-    assert os.WEXITSTATUS(status) == 0
-    assert result == b"closed"
-    assert ns.get(b"k") == b"v"  # the parent's store is untouched
-    store.close()
 
 
 def test_store_cannot_be_pickled(store: ttlkv.Store) -> None:

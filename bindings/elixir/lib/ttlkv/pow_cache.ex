@@ -21,7 +21,10 @@ defmodule TTLKV.PowCache do
       not writable, a file, a store of an incompatible format) makes the start fail with a
       `TTLKV.PowCache.StartError` naming the path.
     * `:durability` - `:sync` (default) or `:periodic`, and the other options of
-      `TTLKV.open/2` (`:sync_interval`, `:map_size`, `:max_map_size`, `:max_readers`).
+      `TTLKV.open/2` (`:sync_interval`, `:map_size`, `:max_map_size`, `:max_readers`,
+      `:write_map`, `:allow_shared_dir`). An existing directory that other users could tamper
+      with (another owner, or group- or world-writable) is a start error with reason
+      `{:permission, detail}` unless `allow_shared_dir: true`.
     * `:name` - the registered name (default `TTLKV.PowCache`). Pow reaches the default
       instance; other names serve direct callers passing `name:` in their config.
     * `:timeout`, `:table_opts`, `:writes` - MnesiaCache options, accepted and ignored:

@@ -25,6 +25,18 @@ defmodule TTLKV.TestHelpers do
   end
 
   @doc """
+  Creates `dir` with mode 0700 whatever the umask, and returns it. A store directory a test
+  makes itself must be made this way: `File.mkdir_p!/1` under a umask of 002 gives 0775,
+  which `TTLKV.open/2` refuses by default (group-writable). Most tests let the store create
+  its directory (always 0700) from a `tmp_dir/1` path instead.
+  """
+  def mkdir_private!(dir) do
+    File.mkdir_p!(dir)
+    File.chmod!(dir, 0o700)
+    dir
+  end
+
+  @doc """
   Polls `fun` every `interval` ms until it returns a truthy value, for at most `timeout` ms;
   fails the test otherwise. Returns the truthy value.
   """

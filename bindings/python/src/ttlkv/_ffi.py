@@ -212,6 +212,10 @@ FUNCTIONS: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
         "ttlkv_status",
         [("o", "ttlkv_options *"), ("enabled", "int32_t")],
     ),
+    "ttlkv_options_set_allow_shared_dir": (
+        "ttlkv_status",
+        [("o", "ttlkv_options *"), ("enabled", "int32_t")],
+    ),
     "ttlkv_options_free": ("void", [("o", "ttlkv_options *")]),
     "ttlkv_open": (
         "ttlkv_status",

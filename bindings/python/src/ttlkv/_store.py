@@ -13,7 +13,6 @@ import collections
 import datetime
 import math
 import os
-import threading
 import weakref
 from ctypes import POINTER, byref, c_char, c_size_t, c_uint64, c_void_p, pointer, string_at
 from typing import (
@@ -87,6 +86,7 @@ def _ttl_c(ttl: "TTL") -> c_uint64:
 
 
 _DURABILITY = {"sync": _ffi.DURABILITY_SYNC, "periodic": _ffi.DURABILITY_PERIODIC}
+_U64_MAX = (1 << 64) - 1
 
 
 class _NamespaceDefault:
@@ -150,18 +150,53 @@ def _namespace(name: Any) -> bytes:
     return encoded
 
 
-def _ms(seconds: float) -> int:
-    """Seconds to whole milliseconds, rounding up so that a positive duration never becomes 0
-    (and ignoring the float noise of e.g. ``1.1 * 1000``)."""
-    exact = seconds * 1000
-    nearest = round(exact)
-    if abs(exact - nearest) <= 1e-6 * max(1.0, abs(exact)):
-        return int(nearest)
-    return math.ceil(exact)
+#: ``_ms`` of the non-integral floats seen so far (programs use few distinct TTLs); bounded.
+_MS_CACHE: Dict[float, int] = {}
+
+
+def _ms(seconds: Union[int, float]) -> int:
+    """Positive, finite seconds to whole milliseconds, rounding up, so that a positive duration
+    never becomes 0: ``5e-10`` -> 1, ``0.0015`` -> 2.
+
+    A float is only the nearest binary value to the number that was meant: ``0.3`` is a hair
+    below 3/10 and ``0.001`` a hair above 1/1000 (and ``0.3 * 1000`` in floats a hair above
+    300). So the float's exact value is used (no float multiplication), and counts as a
+    whole number of milliseconds when one lies within one unit in the last place of the
+    float: ``0.3`` -> 300, ``0.001`` -> 1, ``1.1`` -> 1100. Otherwise it rounds up.
+    """
+    if isinstance(seconds, int) or seconds.is_integer():
+        return int(seconds) * 1000
+    cached = _MS_CACHE.get(seconds)
+    if cached is not None:
+        return cached
+    # seconds == num / den exactly, den == 2**j; so ms == whole + rem / den, 0 < rem < den.
+    num, den = seconds.as_integer_ratio()
+    whole, rem = divmod(num * 1000, den)
+    # One ulp of `seconds` is 2**k, and 2**-j is a multiple of it (j <= -k). Within the
+    # tolerance of 1000 * 2**k ms <=> (rem / den) <= 1000 * 2**k <=> rem << -(k + j) <= 1000.
+    k = max(math.frexp(seconds)[1] - 53, -1074)
+    shift = -(k + den.bit_length() - 1)
+    if (rem << shift) <= 1000:
+        ms = whole  # a hair above a whole number of milliseconds: the float's own error
+    else:
+        ms = whole + 1  # a hair below one, or truly above `whole`: round up
+    ms = max(ms, 1)
+    if len(_MS_CACHE) < 1024:
+        _MS_CACHE[seconds] = ms
+    return ms
+
+
+def _timedelta_ms(delta: datetime.timedelta) -> int:
+    """A timedelta to whole milliseconds, rounding up, exactly (in integer microseconds)."""
+    micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return -(-micros // 1000)
 
 
 def ttl_to_ms(ttl: TTL) -> int:
     """Converts a TTL in seconds to the C ABI's milliseconds (``TTLKV_TTL_NEVER`` for never).
+
+    A positive TTL is rounded up to whole milliseconds and never becomes 0 (``5e-10`` -> 1,
+    ``0.0015`` -> 2); an exact one stays exact (``0.3`` -> 300, ``1.5`` -> 1500).
 
     Raises:
         TTLInvalidError: for 0, a negative or NaN TTL, or one too large to represent.
@@ -174,22 +209,28 @@ def ttl_to_ms(ttl: TTL) -> int:
             f"ttl is a number of seconds, a timedelta or None, not {type(ttl).__name__}"
         )
     if isinstance(ttl, datetime.timedelta):
-        ttl = ttl.total_seconds()
-    if isinstance(ttl, float):
-        if math.isnan(ttl):
-            raise _error(_ffi.STATUS["TTLKV_TTL_INVALID"], "ttl is NaN")
-        if ttl == math.inf:
-            return _TTL_NEVER_MS
-    if ttl <= 0:
-        raise _error(
-            _ffi.STATUS["TTLKV_TTL_INVALID"],
-            f"ttl must be positive seconds, or None for never; got {ttl!r}",
-        )
-    ms = ttl * 1000 if isinstance(ttl, int) else _ms(ttl)
+        if ttl <= datetime.timedelta(0):
+            raise _error(
+                _ffi.STATUS["TTLKV_TTL_INVALID"],
+                f"ttl must be positive, or None for never; got {ttl!r}",
+            )
+        ms = _timedelta_ms(ttl)
+    else:
+        if isinstance(ttl, float):
+            if math.isnan(ttl):
+                raise _error(_ffi.STATUS["TTLKV_TTL_INVALID"], "ttl is NaN")
+            if ttl == math.inf:
+                return _TTL_NEVER_MS
+        if ttl <= 0:
+            raise _error(
+                _ffi.STATUS["TTLKV_TTL_INVALID"],
+                f"ttl must be positive seconds, or None for never; got {ttl!r}",
+            )
+        ms = _ms(ttl)
     if ms >= _TTL_NEVER_MS:
         raise _error(
             _ffi.STATUS["TTLKV_TTL_INVALID"],
-            f"ttl {ttl!r} s is too large; use None for an entry that never expires",
+            f"ttl {ttl!r} is too large; use None for an entry that never expires",
         )
     return ms
 
@@ -396,15 +437,18 @@ def _write_many(store: "Store", records: List[Tuple[bytes, bytes, bytes, int]], 
 # --- lifetime ---------------------------------------------------------------------------
 
 # Handles of the stores still open in this process, so that interpreter exit can close them.
+#
+# fork() needs nothing here: the library itself makes a handle inherited by a forked child
+# closed there (every call returns TTLKV_CLOSED, which raises ClosedError; ttlkv_close and
+# ttlkv_free on it only release memory), so the child's finalizers and _close_at_exit may
+# treat inherited handles like any other. No lock guards this dict (each use is one atomic
+# dict operation): a lock held by another thread at fork() would stay held in the child.
 _live: Dict[int, Any] = {}
-_live_lock = threading.Lock()
-_stores: "weakref.WeakSet[Store]" = weakref.WeakSet()
 
 
 def _release(key: int, handle: Any) -> None:
     """The finalizer of a store that is garbage: no thread can be using its handle."""
-    with _live_lock:
-        _live.pop(key, None)
+    _live.pop(key, None)
     _free(handle)
 
 
@@ -412,25 +456,8 @@ def _release(key: int, handle: Any) -> None:
 def _close_at_exit() -> None:
     # Close, never free: a daemon thread may still be inside a call on the handle, and
     # ttlkv_close is safe against that (the call gets TTLKV_CLOSED), ttlkv_free is not.
-    with _live_lock:
-        handles = list(_live.values())
-    for handle in handles:
+    for handle in _live.copy().values():
         _close(handle)
-
-
-def _after_fork_in_child() -> None:
-    # LMDB environments must not cross fork(): in the child, every inherited store is
-    # disabled (its calls raise ClosedError) and never closed or freed here.
-    for store in list(_stores):
-        store._forked = True
-        store._h = _StorePtr()
-        store._finalizer.detach()
-    with _live_lock:
-        _live.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # --- the API ------------------------------------------------------------------------------
@@ -445,7 +472,8 @@ class Store:
             writers share one fsync. ``"periodic"`` — commits skip fsync and a background
             flush runs every ``sync_interval`` seconds: nothing is lost if the process dies,
             a power loss can lose the last interval.
-        sync_interval: seconds between flushes in periodic mode (library default: 1.0).
+        sync_interval: seconds between flushes in periodic mode (library default: 1.0; at most
+            one day), rounded up to whole milliseconds like a TTL, so never 0.
         map_size: the initial size of the memory map in bytes (grown automatically).
         max_map_size: the size the map may grow to; past it a put raises :class:`FullError`.
         max_readers: the LMDB reader table size (concurrent read transactions).
@@ -453,11 +481,20 @@ class Store:
             times faster and the map's size is reserved on disk, but a power loss or OS crash
             between flushes can leave the store corrupted instead of only missing the last
             interval (a process crash is safe either way). Default False.
+        allow_shared_dir: accept an existing directory that other users could tamper with:
+            one owned by another user, or writable by its group or by others. By default such
+            a directory raises :class:`PermissionDeniedError` (naming ``allow_shared_dir``),
+            because its other users could swap ``lock.mdb`` or ``data.mdb`` for a link to one
+            of your files. Set it only for a directory shared on purpose by users who trust
+            each other. Store files that are links, hard-linked or not regular files raise
+            :class:`PathInvalidError` either way. Default False.
 
     A store is safe to use from many threads at once; every native call releases the GIL.
     Opening the same directory twice in one process shares one environment, and several
-    processes may open it at the same time. Do not use a store across ``fork()``: open it in
-    the child (an inherited store raises :class:`ClosedError` there).
+    processes may open it at the same time. A store belongs to the process that opened it:
+    in a child made by ``fork()``, every call on an inherited store raises
+    :class:`ClosedError` (closing it, or letting it be garbage-collected, only releases
+    memory there); open the path again in the child.
 
     Raises:
         PathInvalidError, PermissionDeniedError, IncompatibleError, StorageError…: see
@@ -465,7 +502,6 @@ class Store:
     """
 
     _h: Any
-    _forked: bool = False
 
     def __init__(
         self,
@@ -477,6 +513,7 @@ class Store:
         max_map_size: Optional[int] = None,
         max_readers: Optional[int] = None,
         write_map: bool = False,
+        allow_shared_dir: bool = False,
     ) -> None:
         self._closed = True
         fspath = os.fspath(path)
@@ -509,6 +546,8 @@ class Store:
                 _ffi.STATUS["TTLKV_INVALID_ARGUMENT"],
                 "write_map applies to durability='periodic' only",
             )
+        if not isinstance(allow_shared_dir, bool):
+            raise TypeError("allow_shared_dir is a bool")
         self.durability = durability
 
         options = _lib.ttlkv_options_new()
@@ -524,9 +563,14 @@ class Store:
                         _ffi.STATUS["TTLKV_INVALID_ARGUMENT"],
                         f"sync_interval must be positive seconds, got {sync_interval!r}",
                     )
-                self._set_option(options, "sync_interval_ms", _ms(sync_interval))
+                # Rounded up (never 0); clamped so that ctypes cannot wrap a huge one into
+                # range: the library checks the range (1 ms to 1 day).
+                interval_ms = min(_ms(sync_interval), _U64_MAX)
+                self._set_option(options, "sync_interval_ms", interval_ms)
             if write_map:
                 self._set_option(options, "write_map", 1)
+            if allow_shared_dir:
+                self._set_option(options, "allow_shared_dir", 1)
             for name, value in (
                 ("map_size", map_size),
                 ("max_map_size", max_map_size),
@@ -551,9 +595,7 @@ class Store:
         self._h = handle
         self._closed = False
         key = id(self)
-        with _live_lock:
-            _live[key] = handle
-        _stores.add(self)
+        _live[key] = handle
         self._finalizer = weakref.finalize(self, _release, key, handle)
         self._finalizer.atexit = False  # exit is handled by _close_at_exit
 
@@ -565,11 +607,6 @@ class Store:
 
     def _fail(self, rc: int, context: str) -> Error:
         """The exception of a failing native call, made on the calling thread."""
-        if self._forked:
-            return _error(
-                _ffi.STATUS["TTLKV_CLOSED"],
-                "this store was opened before fork(); open it again in the child process",
-            )
         return make_error(rc, context)
 
     # -- lifetime ------------------------------------------------------------------------
@@ -585,8 +622,6 @@ class Store:
         if self._closed:
             return
         self._closed = True
-        if self._forked:
-            return
         rc = _close(self._h)
         if rc != _OK:
             raise make_error(rc, f"closing {self.path!r}")

@@ -1,0 +1,128 @@
+//! Get latency beside another process's long write transactions and map growth.
+//!
+//! The multi-process rule "a read never waits for a writer" as a measurement: one process
+//! reads (and writes a little, so its own writer queues behind the other process's), first with
+//! the store quiet, then while a second process (this binary re-run) commits batches of 50,000
+//! records, growing the store — and the map of the reading process, which must adopt each
+//! growth — from a 1 MiB map. The quiet and busy rounds alternate; latencies are per get.
+//!
+//! `make bench-readers` (part of `make bench-rust`). TTLKV_BENCH_SECS sets a round's length.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ttlkv::{Options, Store};
+
+const MIN: Duration = Duration::from_secs(600);
+
+/// The writer process: batches until killed.
+fn writer(dir: &Path) {
+    let s = Store::open(dir, Options::default().map_size(1 << 20)).unwrap();
+    let value = vec![0x5Au8; 1000];
+    for round in 0u64.. {
+        let keys: Vec<String> = (0..50_000).map(|i| format!("w{round}-{i}")).collect();
+        let recs: Vec<_> = keys
+            .iter()
+            .map(|k| (&b"bench"[..], k.as_bytes(), &value[..], 60_000u64))
+            .collect();
+        s.put_many_ms(&recs).unwrap();
+        println!("BATCH {round}");
+    }
+}
+
+fn percentiles(mut v: Vec<u64>) -> [u64; 4] {
+    v.sort_unstable();
+    let at = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
+    [at(0.5), at(0.99), at(0.999), *v.last().unwrap()]
+}
+
+/// Gets for `secs` from one thread while another thread of this process puts now and then.
+fn measure(s: &Store, secs: u64) -> Vec<u64> {
+    let stop = AtomicBool::new(false);
+    let mut lat = Vec::with_capacity(1 << 20);
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                s.put(b"bench", format!("own-{}", i % 1000).as_bytes(), b"v", MIN)
+                    .unwrap();
+                i += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        let end = Instant::now() + Duration::from_secs(secs);
+        let mut i = 0u64;
+        while Instant::now() < end {
+            let k = format!("r{}", i % 10_000);
+            let t = Instant::now();
+            std::hint::black_box(s.get(b"bench", k.as_bytes()).unwrap());
+            lat.push(t.elapsed().as_nanos() as u64);
+            i += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    lat
+}
+
+fn main() {
+    if let Some(dir) = std::env::var_os("TTLKV_BENCH_WRITER") {
+        writer(Path::new(&dir));
+        return;
+    }
+    let secs: u64 = std::env::var("TTLKV_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let rounds = 3;
+    println!("get latency beside another process's long writes: {rounds} alternating rounds of {secs} s");
+    let mut quiet_all = Vec::new();
+    let mut busy_all = Vec::new();
+    let mut batches = 0;
+    for _ in 0..rounds {
+        // A fresh store each round, so each busy round grows it (and this process's map) again.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
+        let s = Store::open(&dir, Options::default().map_size(1 << 20)).unwrap();
+        for i in 0..10_000 {
+            s.put(b"bench", format!("r{i}").as_bytes(), &[7u8; 100], MIN)
+                .unwrap();
+        }
+        quiet_all.extend(measure(&s, secs));
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env("TTLKV_BENCH_WRITER", &dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        busy_all.extend(measure(&s, secs));
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        batches += String::from_utf8_lossy(&out.stdout).lines().count();
+        let map = s.stats().unwrap().map_size;
+        println!(
+            "  round: other process committed batches; this process's map is now {} MiB",
+            map >> 20
+        );
+    }
+    let q = percentiles(quiet_all);
+    let b = percentiles(busy_all);
+    println!();
+    println!("| get latency | p50 | p99 | p99.9 | max |");
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| store quiet | {} ns | {} ns | {} ns | {} ns |",
+        q[0], q[1], q[2], q[3]
+    );
+    println!(
+        "| beside {batches} batches of 50,000 records from another process | {} ns | {} ns | {} ns | {} ns |",
+        b[0], b[1], b[2], b[3]
+    );
+    println!(
+        "| busy / quiet | {:.2}x | {:.2}x | {:.2}x | {:.2}x |",
+        b[0] as f64 / q[0] as f64,
+        b[1] as f64 / q[1] as f64,
+        b[2] as f64 / q[2] as f64,
+        b[3] as f64 / q[3] as f64
+    );
+}
