@@ -127,6 +127,9 @@ pub(crate) struct Env {
     writer: Mutex<()>,
     /// In-process half of the resize lock.
     resize: Mutex<()>,
+    /// A flush of a writable map (msync) reads the map's address: a remap waits for it, but
+    /// never while holding the gate, so readers never wait for a flush.
+    flush: RwLock<()>,
     file: DataFile,
     /// Where the map is, for bounds checks; changed only under the exclusive gate.
     map_addr: AtomicUsize,
@@ -603,6 +606,7 @@ impl Env {
             gate: RwLock::new(()),
             writer: Mutex::new(()),
             resize: Mutex::new(()),
+            flush: RwLock::new(()),
             file,
             map_addr: AtomicUsize::new(0),
             map_len: AtomicUsize::new(0),
@@ -825,6 +829,7 @@ impl Env {
 
     /// Flushes committed data to disk (the `periodic` flusher, and close).
     pub(crate) fn sync(&self) -> Result<()> {
+        let _map = self.write_map.then(|| self.flush.read());
         self.env.sync(true).map_err(|e| lmdb_error("flushing to disk", e))
     }
 
@@ -872,6 +877,14 @@ impl Env {
         let needed = (self.info()?.me_last_pgno + 1) * self.psize;
         let target = round_up(want.max(self.file.len()?).max(needed), self.psize);
         self.file.extend(target, self.write_map)?;
+        let _flush = if wait {
+            self.flush.write()
+        } else {
+            match self.flush.try_write() {
+                Some(g) => g,
+                None => return Ok(false),
+            }
+        };
         let _excl = if wait {
             self.gate.write()
         } else {
