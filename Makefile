@@ -33,7 +33,8 @@ demo:
 
 bench: bench-rust $(BENCHES)
 
-lint:
+# Rust here; each language's mk file adds its own (C compiles at -Wall -Wextra -Werror in its tests).
+lint: $(LINTS)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 

@@ -395,7 +395,9 @@ ttlkv_status ttlkv_options_set_durability(struct ttlkv_options *o,
 
 /**
  * Sets the interval of the background flush in TTLKV_DURABILITY_PERIODIC mode, in
- * milliseconds (1 to 86400000; default 1000). Ignored in TTLKV_DURABILITY_SYNC mode.
+ * milliseconds (1 to 86400000; default 1000). It belongs to that mode: `ttlkv_open` refuses
+ * options that set it with TTLKV_DURABILITY_SYNC (TTLKV_INVALID_ARGUMENT), as every binding
+ * does.
  *
  * Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL or `ms` is out of range.
  */

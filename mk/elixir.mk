@@ -12,10 +12,11 @@ EX_ENV := env -u TTLKV_LIB_DIR -u TTLKV_INCLUDE_DIR \
 EX_APT_PACKAGES := erlang-dev erlang-nox elixir
 
 TEST_SUITES += test-elixir
+LINTS += lint-elixir
 DEMOS += demo-elixir
 BENCHES += bench-elixir
 
-.PHONY: elixir-tools test-elixir demo-elixir bench-elixir
+.PHONY: elixir-tools test-elixir lint-elixir demo-elixir bench-elixir
 
 # Succeeds when elixir, erl, erl_nif.h and mnesia are all there.
 define ex_tools_ok
@@ -44,6 +45,9 @@ elixir-tools:
 
 test-elixir: elixir-tools
 	cd $(EX_DIR) && $(EX_ENV) MIX_ENV=test mix test
+
+lint-elixir: elixir-tools
+	cd $(EX_DIR) && $(EX_ENV) mix format --check-formatted
 
 # The store directory is $$TTLKV_DEMO_DIR (shared with the C and Python demos), else a temp dir.
 demo-elixir: elixir-tools

@@ -10,10 +10,11 @@ PY := $(PY_VENV)/bin/python
 PY_PIP := $(PY) -m pip --disable-pip-version-check --no-input
 
 TEST_SUITES += test-python
+LINTS += lint-python
 DEMOS += demo-python
 BENCHES += bench-python
 
-.PHONY: test-python demo-python bench-python python-install
+.PHONY: test-python lint-python demo-python bench-python python-install python-lint-tools
 
 $(PY_VENV)/.ready:
 	rm -rf $(PY_VENV)
@@ -35,6 +36,15 @@ python-install: $(PY_VENV)/.ready
 	$(PY_PIP) install --quiet "pytest>=7" "mypy>=1.5"
 	$(PY_PIP) install --quiet --force-reinstall --no-deps $(PY_DIR)
 	$(PY) -c 'import ttlkv; print("python: ttlkv", ttlkv.__version__, "over", ttlkv.library_version(), "from", ttlkv.library_path())'
+
+# ruff (pycodestyle, pyflakes, bugbear; config in bindings/python/pyproject.toml) over every
+# Python file of the repository, and mypy --strict over the package.
+python-lint-tools: $(PY_VENV)/.ready
+	$(PY_PIP) install --quiet "ruff>=0.4" "mypy>=1.5"
+
+lint-python: python-lint-tools
+	$(PY_VENV)/bin/ruff check --config $(PY_DIR)/pyproject.toml $(PY_DIR) $(ROOT)/examples/python $(ROOT)/benches/python
+	cd $(PY_DIR) && $(PY) -m mypy --strict src/ttlkv
 
 # TTLKV_LIBRARY is unset so that the tests exercise the library pip installed.
 test-python: python-install

@@ -1,7 +1,5 @@
 //! Record and index encoding. The byte layout is part of the on-disk format (version 1):
 //!
-//! | db | key | value |
-//! |---|---|---|
 //! | record | key | value |
 //! |---|---|---|
 //! | entry | `ns_len:u8 · ns · key` | `deadline:u64 BE · version:u64 BE · flags:u8 · value` |

@@ -110,3 +110,61 @@ impl<T: 'static> PerProcess<T> {
         }
     }
 }
+
+/// A thread of ttlkv's own (the expiry thread, the C ABI's closer), started with
+/// `pthread_create` rather than `std::thread`.
+///
+/// A thread started by `std::thread` registers itself under a process-wide lock of the
+/// standard library as it starts and ends. If another thread of the parent holds that lock at
+/// the moment of fork(), the child can never start a `std::thread` again: its expiry thread
+/// would hang before it ran, and closing the child's store would wait for it forever (found by
+/// tests/model_processes.rs). Threads started here take no lock of the standard library.
+pub(crate) struct Thread {
+    id: libc::pthread_t,
+}
+
+/// Starts `f` on a new thread named `name` (the OS keeps the first 15 bytes). A panic in `f`
+/// ends the thread, not the process.
+pub(crate) fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<Thread> {
+    type Body = Box<dyn FnOnce() + Send>;
+    extern "C" fn start(arg: *mut libc::c_void) -> *mut libc::c_void {
+        // SAFETY: `arg` is the Box leaked by `spawn` for this thread alone.
+        let body = unsafe { Box::from_raw(arg as *mut Body) };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+        std::ptr::null_mut()
+    }
+    let arg = Box::into_raw(Box::new(Box::new(f) as Body));
+    // SAFETY: pthread_t is plain data.
+    let mut id: libc::pthread_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `start` takes ownership of `arg` when the thread starts.
+    let rc = unsafe { libc::pthread_create(&mut id, std::ptr::null(), start, arg.cast()) };
+    if rc != 0 {
+        // SAFETY: the thread did not start, so `arg` is still ours.
+        drop(unsafe { Box::from_raw(arg) });
+        return Err(std::io::Error::from_raw_os_error(rc));
+    }
+    let short: Vec<u8> = name.bytes().filter(|&b| b != 0).take(15).collect();
+    if let Ok(c) = std::ffi::CString::new(short) {
+        // SAFETY: id is a live thread; the name is NUL-terminated and at most 15 bytes.
+        unsafe { libc::pthread_setname_np(id, c.as_ptr()) };
+    }
+    Ok(Thread { id })
+}
+
+impl Thread {
+    /// Waits for the thread to end.
+    pub(crate) fn join(self) {
+        let id = self.id;
+        std::mem::forget(self);
+        // SAFETY: a live, not yet joined or detached thread of this process.
+        unsafe { libc::pthread_join(id, std::ptr::null_mut()) };
+    }
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        // Not joined: let it end on its own.
+        // SAFETY: a live, not yet joined or detached thread of this process.
+        unsafe { libc::pthread_detach(self.id) };
+    }
+}

@@ -18,14 +18,24 @@
 
 #![deny(missing_docs)]
 
+// The rooms, from the public face down (each file's first comment says what it holds):
+// store/    `Store` and `Namespace`: handles, their lifetimes, each call's checks
+// options   how a store is opened
+// limits    every limit and every check of a caller's input (the one validator)
+// engine/   every write operation's logic, group commit, the expiry thread, the registry of
+//           open environments, verify
+// env       the only module that touches LMDB, and the multi-process rules
+// codec     the on-disk layout of records; fork: what a forked child may touch
+// ffi/      the C ABI (the only module that knows C)
 mod clock;
 mod codec;
-mod commit;
+mod engine;
 mod env;
 mod error;
-mod expiry;
 pub mod ffi;
 mod fork;
+mod limits;
+mod options;
 mod store;
 
 pub use clock::{Clock, ManualClock};

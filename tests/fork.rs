@@ -148,3 +148,46 @@ fn a_handle_inherited_across_fork_is_closed_in_the_child_and_the_parent_is_unhar
     store.put(b"ns", b"after", b"a", MIN).unwrap();
     assert!(store.verify().unwrap().is_ok());
 }
+
+/// The standard library registers each of its threads under a process-wide lock as the thread
+/// starts and ends; a fork() at that moment leaves the lock held in the child, which then can
+/// never start a std thread. ttlkv's expiry thread used to be one: the child's store opened,
+/// and closing it waited forever for a thread that never ran (found by the model test).
+#[test]
+fn children_forked_while_other_threads_start_and_end_can_open_and_close_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let batch: Vec<_> = (0..8).map(|_| std::thread::spawn(|| {})).collect();
+                    batch.into_iter().for_each(|t| t.join().unwrap());
+                }
+            });
+        }
+        let mut pids = Vec::new();
+        for i in 0..100 {
+            let own = dir.path().join(format!("child-{i}"));
+            pids.push(fork(move || {
+                let Ok(st) = Store::open(&own, Options::default()) else {
+                    return 1;
+                };
+                if st.put(b"ns", b"k", b"v", MIN).is_err() {
+                    return 2;
+                }
+                st.close(); // joins the child's expiry thread
+                0
+            }));
+        }
+        let codes: Vec<_> = pids
+            .into_iter()
+            .map(|p| wait_for(p, Duration::from_secs(20)))
+            .collect();
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            codes.iter().all(|c| *c == Some(0)),
+            "children: {codes:?} (None = hung)"
+        );
+    });
+}

@@ -143,6 +143,29 @@ fn check_value(key: &str, v: &[u8], t0: u64) -> Option<String> {
     None
 }
 
+/// A worker found a broken promise: says so and ends with code 3.
+fn violation(what: String) -> ! {
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "V {what}");
+    let _ = o.flush();
+    std::process::exit(3);
+}
+
+/// A get of `key`, its value checked.
+fn checked_get(store: &Store, key: &str) {
+    let t0 = now_ms();
+    match store.get(NS, key.as_bytes()) {
+        Ok(Some(v)) => {
+            if let Some(p) = check_value(key, &v, t0) {
+                violation(p);
+            }
+        }
+        Ok(None) => {}
+        Err(e) if documented(e.kind(), false) => {}
+        Err(e) => violation(format!("get {key}: {e}")),
+    }
+}
+
 fn documented(kind: ErrorKind, write: bool) -> bool {
     match kind {
         ErrorKind::ReadersFull => true,
@@ -171,10 +194,6 @@ fn model_worker() {
         let mut o = out.lock();
         writeln!(o, "{line}").unwrap();
         o.flush().unwrap();
-    };
-    let violation = |what: String| -> ! {
-        say(format!("V {what}"));
-        std::process::exit(3);
     };
     let timed = |what: &str, started: Instant| {
         let took = started.elapsed();
@@ -264,18 +283,8 @@ fn model_worker() {
             53..=80 => {
                 // get any worker's key, checked
                 let key = all_keys(&mut rng);
-                let t0 = now_ms();
                 let started = Instant::now();
-                match store.get(NS, key.as_bytes()) {
-                    Ok(Some(v)) => {
-                        if let Some(p) = check_value(&key, &v, t0) {
-                            violation(p);
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) if documented(e.kind(), false) => {}
-                    Err(e) => violation(format!("get {key}: {e}")),
-                }
+                checked_get(&store, &key);
                 timed("get", started);
             }
             81..=86 => {
@@ -288,18 +297,7 @@ fn model_worker() {
                         s.spawn(move || {
                             let mut r = Rng::new(sd);
                             for _ in 0..50 {
-                                let key = key_of(r.below(workers), r.below(40));
-                                let t0 = now_ms();
-                                match store.get(NS, key.as_bytes()) {
-                                    Ok(Some(v)) => {
-                                        if let Some(p) = check_value(&key, &v, t0) {
-                                            violation(p);
-                                        }
-                                    }
-                                    Ok(None) => {}
-                                    Err(e) if documented(e.kind(), false) => {}
-                                    Err(e) => violation(format!("get {key}: {e}")),
-                                }
+                                checked_get(store, &key_of(r.below(workers), r.below(40)));
                             }
                         });
                     }
@@ -309,13 +307,7 @@ fn model_worker() {
                 // another handle on the same environment, used and closed
                 let other = Store::open(&dir, wo.options())
                     .unwrap_or_else(|e| violation(format!("second open: {e}")));
-                let key = all_keys(&mut rng);
-                let t0 = now_ms();
-                if let Ok(Some(v)) = other.get(NS, key.as_bytes()) {
-                    if let Some(p) = check_value(&key, &v, t0) {
-                        violation(p);
-                    }
-                }
+                checked_get(&other, &all_keys(&mut rng));
                 other.close();
             }
             91..=93 => {
@@ -330,6 +322,9 @@ fn model_worker() {
                 let v = value(id, &key, seq, earliest(t));
                 say(format!("I {seq} put {key} {seq} {ttl_ms} {t}"));
                 let opts = wo.options();
+                // Now and then a thread starts and ends around the fork: the standard library
+                // holds a process-wide lock meanwhile, which the child inherits held.
+                let racer = rng.chance(50).then(|| std::thread::spawn(|| {}));
                 // SAFETY: the child only calls ttlkv and _exit.
                 let pid = unsafe { libc::fork() };
                 if pid == 0 {
@@ -353,6 +348,10 @@ fn model_worker() {
                     .unwrap_or(13);
                     // SAFETY: ends the child at once.
                     unsafe { libc::_exit(code) };
+                }
+                say(format!("F {pid}"));
+                if let Some(r) = racer {
+                    let _ = r.join();
                 }
                 let started = Instant::now();
                 let mut status = 0;
@@ -405,6 +404,9 @@ struct Log {
     order: Vec<u64>,
     violation: Option<String>,
     done: bool,
+    /// Processes the worker forked: none may outlive the round by much, even when their
+    /// parent was killed.
+    forked: Vec<i32>,
 }
 
 fn read_log(out: impl BufRead) -> Log {
@@ -413,7 +415,7 @@ fn read_log(out: impl BufRead) -> Log {
         let Ok(line) = line else { break };
         let at = now_ms();
         // The harness prints the test's name in front of the first line.
-        let line = match line.find(['I', 'A', 'V', 'D', 'R']) {
+        let line = match line.find(['I', 'A', 'V', 'D', 'R', 'F']) {
             Some(i) if line.starts_with("test ") => line[i..].to_string(),
             _ => line,
         };
@@ -444,6 +446,7 @@ fn read_log(out: impl BufRead) -> Log {
                 }
             }
             "V" => log.violation = Some(line[2..].to_string()),
+            "F" => log.forked.extend(f.get(1).and_then(|p| p.parse::<i32>().ok())),
             "DONE" => log.done = true,
             _ => {}
         }
@@ -576,6 +579,28 @@ fn run_round(round: u64, seed: u64, soak: bool) -> Result<(), String> {
             return Err(describe(&format!("worker {i} ended with {status:?}: {tail}")));
         }
         logs.push(log);
+    }
+    // A forked child whose parent was killed is nobody's to wait for: it must end by itself.
+    for (w, log) in logs.iter().enumerate() {
+        for &pid in &log.forked {
+            let gone = |pid: i32| {
+                // Gone, or a zombie no one reaps: either way it ended.
+                std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .map(|st| st.lines().any(|l| l.starts_with("State:") && l.contains('Z')))
+                    .unwrap_or(true)
+            };
+            let start = Instant::now();
+            while !gone(pid) && start.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !gone(pid) {
+                // SAFETY: a process this round made.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                return Err(describe(&format!(
+                    "a child forked by worker {w} hung (pid {pid})"
+                )));
+            }
+        }
     }
     // The model: every key of every worker, against the store.
     let store = Store::open(&path, Options::default()).map_err(|e| describe(&format!("final open: {e}")))?;

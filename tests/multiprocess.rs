@@ -190,6 +190,15 @@ fn expect(out: &mut BufReader<ChildStdout>, what: &str) -> String {
     }
 }
 
+/// [`expect`] for a line `WORD number`; returns the number.
+fn expect_number(out: &mut BufReader<ChildStdout>, what: &str) -> u64 {
+    let line = expect(out, what);
+    line.split(' ')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number in {line:?}"))
+}
+
 fn finish(mut c: Child, mut out: BufReader<ChildStdout>) {
     drop(c.stdin.take());
     expect(&mut out, "DONE");
@@ -215,12 +224,7 @@ fn a_write_map_process_with_a_smaller_map_never_shrinks_the_file() {
         "periodic,write_map,map=65536",
         "put:b:20000:1000;size;say:GREW;wait;put:b2:5000:1000;size;check:b:20000:1000;check:b2:5000:1000;verify",
     );
-    let grown: u64 = expect(&mut b_out, "SIZE")
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let grown: u64 = expect_number(&mut b_out, "SIZE");
     expect(&mut b_out, "GREW");
     assert!(grown >= 20 << 20, "B's file is only {grown} bytes");
     // A opens and stays open, idle, while B writes on.
@@ -249,12 +253,7 @@ fn a_process_with_the_default_map_never_shrinks_a_file_made_for_a_larger_map() {
         "periodic,write_map,map=67108864",
         "put:b:100:100;size;wait;put:b2:3000:10000;verify",
     );
-    let before: u64 = expect(&mut b_out, "SIZE")
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let before: u64 = expect_number(&mut b_out, "SIZE");
     assert!(before >= 64 << 20);
     for opts in ["periodic,write_map", "", "periodic"] {
         run(&p, opts, "put:a:10:10;verify");
@@ -345,12 +344,7 @@ fn a_get_does_not_wait_for_another_processs_long_write() {
     a.put(b"mp", b"probe", b"here", HOUR).unwrap();
     let (w, mut w_out) = spawn(&p, "map=1073741824", "grow_then_long:100000:2000");
     // The store now outgrew A's 16 MiB map, and the child's long batch starts at once.
-    let started: u64 = expect(&mut w_out, "MANY")
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let started: u64 = expect_number(&mut w_out, "MANY");
     // Give the child time to check its 100,000 records and start the transaction.
     std::thread::sleep(Duration::from_millis(100));
     let took = std::thread::scope(|s| {
@@ -362,12 +356,7 @@ fn a_get_does_not_wait_for_another_processs_long_write() {
         assert_eq!(a.get(b"mp", b"probe").unwrap().as_deref(), Some(&b"here"[..]));
         t.elapsed()
     });
-    let ended: u64 = expect(&mut w_out, "END")
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let ended: u64 = expect_number(&mut w_out, "END");
     let batch = Duration::from_millis(ended - started);
     // Not a speed target: a get that waited would have taken most of the batch's time.
     assert!(
@@ -391,12 +380,7 @@ fn an_idle_process_gives_its_reader_slots_back() {
         "readers=8",
         "threads:8;pooled;say:IDLE;sleep:2500;pooled;wait",
     );
-    let held: u64 = expect(&mut a_out, "POOLED")
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let held: u64 = expect_number(&mut a_out, "POOLED");
     assert!(held <= 1, "with 8 slots a process pools at most 1, not {held}");
     expect(&mut a_out, "IDLE");
     // B's readers get slots while A idles, from 8 threads at once.
@@ -408,12 +392,7 @@ fn an_idle_process_gives_its_reader_slots_back() {
             }
         });
     }
-    let after: u64 = expect(&mut a_out, "POOLED")
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let after: u64 = expect_number(&mut a_out, "POOLED");
     assert_eq!(after, 0, "an idle process still holds reader slots");
     finish(a, a_out);
 }

@@ -129,9 +129,17 @@ fn a_directory_without_permission_is_a_permission_error() {
 }
 
 /// Re-runs this test binary as user nobody, for the one test below that acts as the child.
+/// The binary is copied to a directory nobody may enter first: the checkout (and so the
+/// target directory) may be one that other users cannot, such as a home directory of mode
+/// 0700.
 fn child_as_nobody(p: &std::path::Path) -> Result<(), ErrorKind> {
     use std::os::unix::process::CommandExt;
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
+    let bin_dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = bin_dir.path().join("probe");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(&exe)
         .args([
             "--exact",
             "permission_probe_child",

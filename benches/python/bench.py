@@ -361,7 +361,9 @@ def report(r: Dict[Tuple[str, str], float], n: int, rounds: int, sync_seconds: f
         a, b, c = get("ttlkv", ours), get("py-lmdb", lm), get("diskcache", dc) if dc else None
         print(f"{label:<50}{fmt(a)}{fmt(b)}{fmt(c)}{ratio(a, b)}{ratio(a, c)}")
     one, eight = get("ttlkv", "put sync 1 thread"), get("ttlkv", "put sync 8 threads")
-    print(f"{'put sync, 8 threads (vs 1 thread: ' + fmt(one).strip() + ')':<50}{fmt(eight)}{'':>24}{'':>10}{'':>10}  {ratio(eight, one).strip()} of 1 thread")
+    label = "put sync, 8 threads (vs 1 thread: " + fmt(one).strip() + ")"
+    blank = ""
+    print(f"{label:<50}{fmt(eight)}{blank:>24}{blank:>10}{blank:>10}  {ratio(eight, one).strip()} of 1 thread")
     print()
     print(f"Best of {rounds} interleaved rounds; N={n:,} (each put round writes N/{rounds} new "
           f"keys); sync puts ran {sync_seconds:g} s per round.")

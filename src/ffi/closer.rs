@@ -9,36 +9,35 @@ use std::sync::mpsc::{channel, Sender};
 
 use parking_lot::Mutex;
 
+use crate::fork::PerProcess;
 use crate::Store;
 
-/// The closer's queue, and the process that started it (a forked child starts its own: the
-/// parent's thread does not exist there).
-static CLOSER: Mutex<Option<(u32, Sender<Store>)>> = Mutex::new(None);
+/// The closer's queue. A forked child gets a queue and a thread of its own (the parent's
+/// thread does not exist there, and the parent's lock may be held forever).
+static CLOSER: PerProcess<Mutex<Option<Sender<Store>>>> = PerProcess::new();
 
 /// Releases `store`: at once when it is closed, else on the closer thread.
 pub(crate) fn release(store: Store) {
     if store.is_closed() {
         return; // dropping a closed handle frees memory only
     }
-    let pid = std::process::id();
-    let mut closer = CLOSER.lock();
-    if !matches!(&*closer, Some((owner, _)) if *owner == pid) {
+    let mut closer = CLOSER.get(|| Mutex::new(None)).lock();
+    if closer.is_none() {
         let (tx, rx) = channel::<Store>();
-        let spawned = std::thread::Builder::new()
-            .name("ttlkv-closer".into())
-            .spawn(move || {
-                for store in rx {
-                    // A panic here must not kill the thread: later frees still need it.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        store.close();
-                        drop(store);
-                    }));
-                }
-            });
-        *closer = spawned.ok().map(|_| (pid, tx));
+        let started = crate::fork::spawn("ttlkv-closer", move || {
+            for store in rx {
+                // A panic here must not kill the thread: later frees still need it.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    store.close();
+                    drop(store);
+                }));
+            }
+        });
+        // The thread runs detached for the life of the process.
+        *closer = started.ok().map(|_| tx);
     }
     let store = match &*closer {
-        Some((_, tx)) => match tx.send(store) {
+        Some(tx) => match tx.send(store) {
             Ok(()) => return,
             Err(e) => e.0,
         },

@@ -3,9 +3,21 @@
 use std::time::Duration;
 
 use super::cast::{BoxCastPtr, Castable, OwnershipBox};
-use super::status::{invalid, ttlkv_status, ttlkv_status::TTLKV_OK};
+use super::status::{fail_with, invalid, ttlkv_status, ttlkv_status::TTLKV_OK};
 use super::{TTLKV_DURABILITY_PERIODIC, TTLKV_DURABILITY_SYNC};
-use crate::{Durability, Options};
+use crate::limits;
+use crate::Options;
+
+/// The value `check` accepts (the one range of every option lives in limits.rs), or return its
+/// error from the boundary block.
+macro_rules! try_limit {
+    ($check:expr) => {
+        match $check {
+            Ok(v) => v,
+            Err(e) => return fail_with(&e),
+        }
+    };
+}
 
 /// Options for `ttlkv_open()`: an opaque builder, so that new options never change the ABI.
 ///
@@ -18,34 +30,19 @@ pub struct ttlkv_options {
 }
 
 /// The Rust side of a `ttlkv_options`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct OptionsBuilder {
     pub(crate) options: Options,
     periodic: bool,
-    interval: Duration,
-}
-
-impl Default for OptionsBuilder {
-    fn default() -> Self {
-        OptionsBuilder {
-            options: Options::default(),
-            periodic: false,
-            interval: Duration::from_secs(1),
-        }
-    }
+    /// Set only by `ttlkv_options_set_sync_interval_ms`.
+    interval: Option<Duration>,
 }
 
 impl OptionsBuilder {
     /// The options `ttlkv_open` passes to [`crate::Store::open`], which validates them together.
-    pub(crate) fn build(&self) -> Options {
-        let durability = if self.periodic {
-            Durability::Periodic {
-                interval: self.interval,
-            }
-        } else {
-            Durability::Sync
-        };
-        self.options.clone().durability(durability)
+    pub(crate) fn build(&self) -> crate::Result<Options> {
+        let durability = limits::durability(self.periodic, self.interval)?;
+        Ok(self.options.clone().durability(durability))
     }
 }
 
@@ -76,10 +73,7 @@ pub extern "C" fn ttlkv_options_new() -> *mut ttlkv_options {
 pub unsafe extern "C" fn ttlkv_options_set_map_size(o: *mut ttlkv_options, bytes: u64) -> ttlkv_status {
     ffi_panic_boundary!("ttlkv_options_set_map_size", {
         let o = try_handle_mut!(o, "options");
-        if bytes < 16 << 10 || bytes > isize::MAX as u64 {
-            return invalid(format_args!("map size {bytes} is not in 16384..={}", isize::MAX));
-        }
-        o.options.map_size = bytes as usize;
+        o.options.map_size = try_limit!(limits::map_size(bytes));
         TTLKV_OK
     })
 }
@@ -92,13 +86,7 @@ pub unsafe extern "C" fn ttlkv_options_set_map_size(o: *mut ttlkv_options, bytes
 pub unsafe extern "C" fn ttlkv_options_set_max_map_size(o: *mut ttlkv_options, bytes: u64) -> ttlkv_status {
     ffi_panic_boundary!("ttlkv_options_set_max_map_size", {
         let o = try_handle_mut!(o, "options");
-        if bytes < 16 << 10 || bytes > isize::MAX as u64 {
-            return invalid(format_args!(
-                "max map size {bytes} is not in 16384..={}",
-                isize::MAX
-            ));
-        }
-        o.options.max_map_size = bytes as usize;
+        o.options.max_map_size = try_limit!(limits::max_map_size(bytes));
         TTLKV_OK
     })
 }
@@ -130,17 +118,16 @@ pub unsafe extern "C" fn ttlkv_options_set_durability(
 }
 
 /// Sets the interval of the background flush in TTLKV_DURABILITY_PERIODIC mode, in
-/// milliseconds (1 to 86400000; default 1000). Ignored in TTLKV_DURABILITY_SYNC mode.
+/// milliseconds (1 to 86400000; default 1000). It belongs to that mode: `ttlkv_open` refuses
+/// options that set it with TTLKV_DURABILITY_SYNC (TTLKV_INVALID_ARGUMENT), as every binding
+/// does.
 ///
 /// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL or `ms` is out of range.
 #[no_mangle]
 pub unsafe extern "C" fn ttlkv_options_set_sync_interval_ms(o: *mut ttlkv_options, ms: u64) -> ttlkv_status {
     ffi_panic_boundary!("ttlkv_options_set_sync_interval_ms", {
         let o = try_handle_mut!(o, "options");
-        if ms == 0 || ms > 86_400_000 {
-            return invalid(format_args!("sync interval {ms} ms is not in 1..=86400000"));
-        }
-        o.interval = Duration::from_millis(ms);
+        o.interval = Some(try_limit!(limits::sync_interval(Duration::from_millis(ms))));
         TTLKV_OK
     })
 }
@@ -153,10 +140,7 @@ pub unsafe extern "C" fn ttlkv_options_set_sync_interval_ms(o: *mut ttlkv_option
 pub unsafe extern "C" fn ttlkv_options_set_max_readers(o: *mut ttlkv_options, n: u32) -> ttlkv_status {
     ffi_panic_boundary!("ttlkv_options_set_max_readers", {
         let o = try_handle_mut!(o, "options");
-        if n == 0 || n > 1 << 20 {
-            return invalid(format_args!("max readers {n} is not in 1..=1048576"));
-        }
-        o.options.max_readers = n;
+        o.options.max_readers = try_limit!(limits::max_readers(n));
         TTLKV_OK
     })
 }
@@ -169,10 +153,7 @@ pub unsafe extern "C" fn ttlkv_options_set_max_readers(o: *mut ttlkv_options, n:
 pub unsafe extern "C" fn ttlkv_options_set_expiry_batch(o: *mut ttlkv_options, n: u64) -> ttlkv_status {
     ffi_panic_boundary!("ttlkv_options_set_expiry_batch", {
         let o = try_handle_mut!(o, "options");
-        if n == 0 || n > u32::MAX as u64 {
-            return invalid(format_args!("expiry batch {n} is not in 1..=4294967295"));
-        }
-        o.options.expiry_batch = n as usize;
+        o.options.expiry_batch = try_limit!(limits::expiry_batch(n));
         TTLKV_OK
     })
 }

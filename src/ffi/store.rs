@@ -104,7 +104,7 @@ pub unsafe extern "C" fn ttlkv_open(
             Err(e) => return fail(TTLKV_PATH_INVALID, format_args!("the path is not UTF-8: {e}")),
         };
         let options = match try_ref(opts) {
-            Some(b) => b.build(),
+            Some(b) => try_core!(b.build()),
             None => crate::Options::default(),
         };
         let store = try_core!(Store::open(path, options));

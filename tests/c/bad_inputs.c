@@ -70,6 +70,18 @@ static void options(void) {
 
 static void open_errors(const char *dir) {
   ttlkv_store *s = SENTINEL;
+  /* Options that do not agree are refused by ttlkv_open, with the rule named. */
+  ttlkv_options *disagree = ttlkv_options_new();
+  CHECK_STATUS(ttlkv_options_set_sync_interval_ms(disagree, 50), TTLKV_OK);
+  CHECK_STATUS(ttlkv_open(dir, disagree, &s), TTLKV_INVALID_ARGUMENT);
+  CHECK(strstr(ttlkv_last_error(), "periodic") != NULL);
+  CHECK_STATUS(ttlkv_options_set_durability(disagree, TTLKV_DURABILITY_PERIODIC), TTLKV_OK);
+  CHECK_STATUS(ttlkv_options_set_max_map_size(disagree, 1 << 20), TTLKV_OK);
+  CHECK_STATUS(ttlkv_options_set_map_size(disagree, 2 << 20), TTLKV_OK);
+  CHECK_STATUS(ttlkv_open(dir, disagree, &s), TTLKV_INVALID_ARGUMENT);
+  CHECK(strstr(ttlkv_last_error(), "max_map_size") != NULL);
+  CHECK(s == SENTINEL);
+  ttlkv_options_free(disagree);
   CHECK_STATUS(ttlkv_open(NULL, NULL, &s), TTLKV_INVALID_ARGUMENT);
   CHECK(s == SENTINEL); /* outputs only on success */
   CHECK_STATUS(ttlkv_open(dir, NULL, NULL), TTLKV_INVALID_ARGUMENT);

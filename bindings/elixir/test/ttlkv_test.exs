@@ -310,6 +310,18 @@ defmodule TTLKVTest do
       assert text =~ "ABI version 1"
     end
 
+    test "options that do not agree are refused by the library", %{dir: dir} do
+      assert {:error, {:invalid_argument, msg}} =
+               TTLKV.open(dir, durability: :sync, sync_interval: 200)
+
+      assert msg =~ "sync_interval applies to periodic"
+
+      assert {:error, {:invalid_argument, msg}} =
+               TTLKV.open(dir, durability: :sync, write_map: true)
+
+      assert msg =~ "write_map needs periodic"
+    end
+
     test "open options are passed on", %{dir: dir} do
       dir2 = dir <> "-periodic"
       on_exit(fn -> File.rm_rf(dir2) end)

@@ -99,7 +99,10 @@ def test_two_processes_write_and_read_one_store_at_once(store_dir: Path) -> None
 
 def test_two_processes_create_the_same_store_at_once(tmp_path: Path) -> None:
     store_dir = tmp_path / "fresh"
-    procs = [start_python(WRITER, str(store_dir), me, other, "100", "periodic") for me, other in (("a", "b"), ("b", "a"))]
+    procs = [
+        start_python(WRITER, str(store_dir), me, other, "100", "periodic")
+        for me, other in (("a", "b"), ("b", "a"))
+    ]
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err

@@ -534,18 +534,8 @@ class Store:
                 _ffi.STATUS["TTLKV_INVALID_ARGUMENT"],
                 f"durability is 'sync' or 'periodic', not {durability!r}",
             )
-        if sync_interval is not None and durability != "periodic":
-            raise _error(
-                _ffi.STATUS["TTLKV_INVALID_ARGUMENT"],
-                "sync_interval applies to durability='periodic' only",
-            )
         if not isinstance(write_map, bool):
             raise TypeError("write_map is a bool")
-        if write_map and durability != "periodic":
-            raise _error(
-                _ffi.STATUS["TTLKV_INVALID_ARGUMENT"],
-                "write_map applies to durability='periodic' only",
-            )
         if not isinstance(allow_shared_dir, bool):
             raise TypeError("allow_shared_dir is a bool")
         self.durability = durability

@@ -7,13 +7,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
+use super::Core;
 use crate::error::{Error, Result};
-use crate::store::{Core, Durability};
+use crate::fork::Thread;
+use crate::options::Durability;
 
 /// The longest sleep: how late a deadline written by another process may be noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
@@ -24,15 +25,13 @@ const IDLE_READERS_AFTER: Duration = Duration::from_millis(500);
 /// Pause after a failed iteration, so a persistent failure does not spin.
 const BACKOFF: Duration = Duration::from_millis(100);
 
-pub(crate) fn spawn(core: Arc<Core>, wake: Receiver<()>, path: &Path) -> Result<JoinHandle<()>> {
+pub(crate) fn spawn(core: Arc<Core>, wake: Receiver<()>, path: &Path) -> Result<Thread> {
     let name = format!(
         "ttlkv-expiry {}",
         path.file_name().unwrap_or_default().to_string_lossy()
     );
-    // Thread names are limited to 15 bytes on Linux; the OS truncates, Rust keeps the full one.
-    std::thread::Builder::new()
-        .name(name)
-        .spawn(move || run(&core, &wake))
+    // Not a std::thread: a forked child must be able to start one (see fork::spawn).
+    crate::fork::spawn(&name, move || run(&core, &wake))
         .map_err(|e| Error::io("starting the expiry thread", &e))
 }
 

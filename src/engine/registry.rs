@@ -1,0 +1,124 @@
+//! The environments open in this process: one per directory identity, opened and closed under
+//! that directory's own lock, and what a forked child does with the parent's.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+
+use super::commit::Committer;
+use super::{expiry, Core, Counters};
+use crate::env::{Env, EnvOptions};
+use crate::error::Result;
+use crate::options::{Durability, Options};
+
+/// An open environment: the core, its expiry thread, and its registry slot.
+pub(crate) struct Shared {
+    pub(crate) core: Arc<Core>,
+    thread: Mutex<Option<crate::fork::Thread>>,
+    slot: Arc<Slot>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.core.shutdown.store(true, Ordering::SeqCst);
+        let _ = self.core.wake_tx.try_send(());
+        if let Some(t) = self.thread.lock().take() {
+            t.join();
+        }
+        if matches!(self.core.durability, Durability::Periodic { .. }) {
+            let _ = self.core.env.sync();
+        }
+    }
+}
+
+/// A directory's identity: its device and inode, whatever path names it. LMDB must not have two
+/// environments on one set of files in a process (closing the second drops the process's locks
+/// on `lock.mdb`, and the next process to open would reinitialise it under the first).
+type Identity = (u64, u64);
+
+/// The one environment of a directory in this process. Opening and closing it happen under its
+/// lock, which is the directory's alone: no lock shared by all stores is held across an open,
+/// a join or an fsync.
+#[derive(Default)]
+pub(crate) struct Slot {
+    shared: Mutex<Weak<Shared>>,
+}
+
+/// Environments open in this process, by directory identity. A forked child starts with an
+/// empty one (see fork.rs): the parent's environments are not its to use.
+static REGISTRY: crate::fork::PerProcess<Mutex<std::collections::HashMap<Identity, Arc<Slot>>>> =
+    crate::fork::PerProcess::new();
+
+fn registry() -> &'static Mutex<std::collections::HashMap<Identity, Arc<Slot>>> {
+    REGISTRY.get(|| Mutex::new(std::collections::HashMap::new()))
+}
+
+pub(crate) fn open_shared(path: &Path, identity: Identity, opts: &Options) -> Result<Arc<Shared>> {
+    let slot = {
+        let mut reg = registry().lock();
+        // A slot only the registry holds has no environment and no opener: forget it.
+        reg.retain(|_, s| Arc::strong_count(s) > 1);
+        reg.entry(identity).or_default().clone()
+    };
+    let mut current = slot.shared.lock();
+    if let Some(shared) = current.upgrade() {
+        return Ok(shared);
+    }
+    let env = Env::open(
+        path,
+        &EnvOptions {
+            map_size: opts.map_size,
+            max_map_size: opts.max_map_size,
+            max_readers: opts.max_readers,
+            no_sync: matches!(opts.durability, Durability::Periodic { .. }),
+            write_map: opts.write_map,
+            allow_shared_dir: opts.allow_shared_dir,
+        },
+    )?;
+    let reclaimed = env.reader_check().unwrap_or(0) as u64;
+    let (wake_tx, wake_rx): (Sender<()>, Receiver<()>) = crossbeam_channel::bounded(1);
+    let now = opts.clock.now_ms();
+    let core = Arc::new(Core {
+        env,
+        clock: opts.clock.clone(),
+        durability: opts.durability,
+        expiry_batch: opts.expiry_batch,
+        expiry_batch_now: std::sync::atomic::AtomicUsize::new(opts.expiry_batch),
+        counters: Counters::default(),
+        committer: Committer::new(),
+        hlc: AtomicU64::new(now << 16),
+        high_water: AtomicU64::new(now),
+        next_wake: AtomicU64::new(0),
+        wake_tx,
+        shutdown: AtomicBool::new(false),
+        inject_panic: AtomicBool::new(false),
+    });
+    core.counters
+        .readers_reclaimed
+        .store(reclaimed, Ordering::Relaxed);
+    let thread = expiry::spawn(core.clone(), wake_rx, path)?;
+    let shared = Arc::new(Shared {
+        core,
+        thread: Mutex::new(Some(thread)),
+        slot: slot.clone(),
+    });
+    *current = Arc::downgrade(&shared);
+    Ok(shared)
+}
+
+/// Drops a handle's reference; the last one closes the environment, under the directory's
+/// slot lock so that no open of the same directory can start a second environment meanwhile.
+pub(crate) fn release(shared: Arc<Shared>, generation: u64) {
+    if generation != crate::fork::generation() {
+        // Inherited across fork(): the parent's environment, locks and threads are not ours to
+        // close (closing would clear the parent's reader slots). Leak this reference.
+        std::mem::forget(shared);
+        return;
+    }
+    let slot = shared.slot.clone();
+    let _guard = slot.shared.lock();
+    drop(shared);
+}

@@ -1,0 +1,108 @@
+//! How a store is opened: the options every binding passes through (their ranges and rules
+//! are checked in limits.rs, nowhere else).
+
+use std::time::Duration;
+
+use crate::clock::Clock;
+
+/// When a put is on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// A put has reached the disk when it returns. Concurrent writers share one commit.
+    #[default]
+    Sync,
+    /// Commits skip fsync; a background flush runs every `interval`. A process crash loses
+    /// nothing (the OS has the pages); a power loss can lose the last interval.
+    Periodic {
+        /// Time between flushes.
+        interval: Duration,
+    },
+}
+
+/// How a store is opened. The first open of a directory in a process decides; later opens of
+/// the same directory share its environment and their options are ignored.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Initial size of the memory map in bytes; it grows on demand (default 16 MiB).
+    pub map_size: usize,
+    /// The map never grows beyond this; puts then fail with [`ErrorKind::Full`] (default 64 GiB).
+    pub max_map_size: usize,
+    /// Durability of puts (default [`Durability::Sync`]).
+    pub durability: Durability,
+    /// LMDB reader slots, shared by every process using the store (default 1024).
+    pub max_readers: u32,
+    /// Entries the expiry thread removes per write transaction (default 10,000).
+    pub expiry_batch: usize,
+    /// `periodic` mode only: write through a writable memory map (LMDB's MDB_WRITEMAP). Puts
+    /// get several times faster (a commit copies no pages), the map's size is reserved on disk
+    /// as it grows, and the price is that a power loss or OS crash between flushes can leave
+    /// the store corrupted rather than just missing the last interval (LMDB keeps its
+    /// atomicity guarantee across such crashes only without a writable map). A process crash
+    /// is safe either way. Default false.
+    pub write_map: bool,
+    /// Accept a store directory that other users could tamper with: one owned by another user,
+    /// or writable by group or others (default false: such a directory is refused, because its
+    /// other users could replace `lock.mdb` or `data.mdb` with a link to one of your files).
+    /// Links in place of the store's files are refused either way.
+    pub allow_shared_dir: bool,
+    /// The source of "now" (default the system clock; tests use a [`crate::ManualClock`]).
+    pub clock: Clock,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            map_size: 16 << 20,
+            max_map_size: 64 << 30,
+            durability: Durability::Sync,
+            max_readers: 1024,
+            expiry_batch: 10_000,
+            write_map: false,
+            allow_shared_dir: false,
+            clock: Clock::System,
+        }
+    }
+}
+
+impl Options {
+    /// Sets the initial map size.
+    pub fn map_size(mut self, bytes: usize) -> Options {
+        self.map_size = bytes;
+        self
+    }
+    /// Sets the maximum map size.
+    pub fn max_map_size(mut self, bytes: usize) -> Options {
+        self.max_map_size = bytes;
+        self
+    }
+    /// Sets the durability mode.
+    pub fn durability(mut self, durability: Durability) -> Options {
+        self.durability = durability;
+        self
+    }
+    /// Sets the number of reader slots.
+    pub fn max_readers(mut self, n: u32) -> Options {
+        self.max_readers = n;
+        self
+    }
+    /// Sets the expiry batch size.
+    pub fn expiry_batch(mut self, n: usize) -> Options {
+        self.expiry_batch = n;
+        self
+    }
+    /// Turns the writable map of `periodic` mode on or off (see [`Options::write_map`]).
+    pub fn write_map(mut self, on: bool) -> Options {
+        self.write_map = on;
+        self
+    }
+    /// Accepts a directory shared with other users (see [`Options::allow_shared_dir`]).
+    pub fn allow_shared_dir(mut self, on: bool) -> Options {
+        self.allow_shared_dir = on;
+        self
+    }
+    /// Sets the clock.
+    pub fn clock(mut self, clock: Clock) -> Options {
+        self.clock = clock;
+        self
+    }
+}
