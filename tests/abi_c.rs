@@ -30,9 +30,24 @@ fn build_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let lib = profile_dir().join("libttlkv.so");
+        if !lib.exists() {
+            // `cargo test` builds the rlib the tests link, not the shared library the C
+            // programs need: build it, in this test's profile and target directory.
+            let profile = profile_dir();
+            let mut build = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+            build
+                .args(["build", "--lib"])
+                .current_dir(root())
+                .env("CARGO_TARGET_DIR", profile.parent().unwrap());
+            if profile.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("running cargo build --lib");
+            assert!(status.success(), "cargo build --lib failed: {status}");
+        }
         assert!(
             lib.exists(),
-            "{} is missing: cargo builds it with the tests",
+            "{} is missing after cargo build --lib",
             lib.display()
         );
         let dir = profile_dir().join("ctest");

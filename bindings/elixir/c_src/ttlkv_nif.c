@@ -49,36 +49,12 @@ static ERL_NIF_TERM ATOM_INFINITY;
 static ERL_NIF_TERM ATOM_NIL;
 static ERL_NIF_TERM ATOM_UNKNOWN_STATUS;
 
-struct status_atom {
-    uint32_t code;
-    const char *name;
-    ERL_NIF_TERM atom;
-};
-
-/* Every status of ABI 1, named as the header names them (lower case, no prefix). */
-static struct status_atom STATUS_ATOMS[] = {
-    {TTLKV_OK, "ok", 0},
-    {TTLKV_NOT_FOUND, "not_found", 0},
-    {TTLKV_INVALID_ARGUMENT, "invalid_argument", 0},
-    {TTLKV_NAMESPACE_INVALID, "namespace_invalid", 0},
-    {TTLKV_KEY_TOO_LONG, "key_too_long", 0},
-    {TTLKV_VALUE_TOO_LARGE, "value_too_large", 0},
-    {TTLKV_TTL_INVALID, "ttl_invalid", 0},
-    {TTLKV_CLOSED, "closed", 0},
-    {TTLKV_BATCH_TOO_LARGE, "batch_too_large", 0},
-    {TTLKV_BUFFER_TOO_SMALL, "buffer_too_small", 0},
-    {TTLKV_PATH_INVALID, "path_invalid", 0},
-    {TTLKV_IO, "io", 0},
-    {TTLKV_FULL, "full", 0},
-    {TTLKV_CORRUPTED, "corrupted", 0},
-    {TTLKV_INCOMPATIBLE, "incompatible", 0},
-    {TTLKV_NO_SPACE, "no_space", 0},
-    {TTLKV_PERMISSION, "permission", 0},
-    {TTLKV_READERS_FULL, "readers_full", 0},
-    {TTLKV_STORAGE, "storage", 0},
-    {TTLKV_PANIC, "panic", 0},
-};
-#define N_STATUS (sizeof(STATUS_ATOMS) / sizeof(STATUS_ATOMS[0]))
+/* Every status's atom, by its number, made at load from the library's own names
+ * (ttlkv_status_name): the table of statuses lives in the library alone, so a new status needs
+ * no edit here. The header's families end at TTLKV_PANIC (900); a number past the bound still
+ * reaches Elixir, as {unknown_status, N}. 0 marks "no such status". */
+#define STATUS_LIMIT 1000
+static ERL_NIF_TERM STATUS_ATOMS[STATUS_LIMIT];
 
 static ERL_NIF_TERM
 make_detail(ErlNifEnv *env, const char *text)
@@ -101,12 +77,9 @@ make_error(ErlNifEnv *env, ttlkv_status st)
         return enif_make_tuple2(env, ATOM_ERROR, ATOM_CLOSED);
     }
     const char *detail = ttlkv_last_error();
-    for (size_t i = 0; i < N_STATUS; i++) {
-        if (STATUS_ATOMS[i].code == (uint32_t)st) {
-            return enif_make_tuple2(
-                env, ATOM_ERROR,
-                enif_make_tuple2(env, STATUS_ATOMS[i].atom, make_detail(env, detail)));
-        }
+    if ((uint32_t)st < STATUS_LIMIT && STATUS_ATOMS[st] != 0) {
+        return enif_make_tuple2(env, ATOM_ERROR,
+                                enif_make_tuple2(env, STATUS_ATOMS[st], make_detail(env, detail)));
     }
     /* A status newer than this shim: keep the number so nothing is lost. */
     return enif_make_tuple2(
@@ -630,8 +603,9 @@ on_load(ErlNifEnv *env, void **priv, ERL_NIF_TERM load_info)
     ATOM_INFINITY = enif_make_atom(env, "infinity");
     ATOM_NIL = enif_make_atom(env, "nil");
     ATOM_UNKNOWN_STATUS = enif_make_atom(env, "unknown_status");
-    for (size_t i = 0; i < N_STATUS; i++) {
-        STATUS_ATOMS[i].atom = enif_make_atom(env, STATUS_ATOMS[i].name);
+    for (uint32_t code = 0; code < STATUS_LIMIT; code++) {
+        const char *name = ttlkv_status_name(code);
+        STATUS_ATOMS[code] = strcmp(name, "unknown") == 0 ? 0 : enif_make_atom(env, name);
     }
     return 0;
 }
