@@ -49,6 +49,22 @@ fn fork(f: impl FnOnce() -> i32) -> libc::pid_t {
     pid
 }
 
+/// A child's work: open a store of its own, write, read back, close (which joins its expiry
+/// thread). The exit code says which step failed.
+fn open_write_close(dir: &std::path::Path) -> i32 {
+    let Ok(st) = Store::open(dir, Options::default()) else {
+        return 1;
+    };
+    if st.put(b"ns", b"k", b"v", MIN).is_err() {
+        return 2;
+    }
+    if st.get(b"ns", b"k").ok().flatten().as_deref() != Some(&b"v"[..]) {
+        return 3;
+    }
+    st.close();
+    0
+}
+
 /// Finding 4: with another thread opening and closing a store, children forked at any moment
 /// used to hang forever in open, on a registry lock held across the open or the close.
 #[test]
@@ -68,19 +84,7 @@ fn children_forked_while_another_thread_opens_and_closes_stores_can_open_stores(
         let mut pids = Vec::new();
         for i in 0..20 {
             let own = dir.path().join(format!("child-{i}"));
-            pids.push(fork(move || {
-                let Ok(st) = Store::open(&own, Options::default()) else {
-                    return 1;
-                };
-                if st.put(b"ns", b"k", b"v", MIN).is_err() {
-                    return 2;
-                }
-                if st.get(b"ns", b"k").ok().flatten().as_deref() != Some(&b"v"[..]) {
-                    return 3;
-                }
-                st.close();
-                0
-            }));
+            pids.push(fork(move || open_write_close(&own)));
             std::thread::sleep(Duration::from_millis(3));
         }
         let codes: Vec<_> = pids
@@ -169,16 +173,7 @@ fn children_forked_while_other_threads_start_and_end_can_open_and_close_stores()
         let mut pids = Vec::new();
         for i in 0..100 {
             let own = dir.path().join(format!("child-{i}"));
-            pids.push(fork(move || {
-                let Ok(st) = Store::open(&own, Options::default()) else {
-                    return 1;
-                };
-                if st.put(b"ns", b"k", b"v", MIN).is_err() {
-                    return 2;
-                }
-                st.close(); // joins the child's expiry thread
-                0
-            }));
+            pids.push(fork(move || open_write_close(&own)));
         }
         let codes: Vec<_> = pids
             .into_iter()

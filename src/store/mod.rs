@@ -242,6 +242,18 @@ impl Store {
 
     /// Calls `f` with the value borrowed from the store (no copy), and returns what it returns.
     pub fn get_with<R>(&self, ns: &[u8], key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        self.read_live(ns, key, |_, value| f(value))
+    }
+
+    /// The deadline of a live entry, in milliseconds since the Unix epoch
+    /// ([`DEADLINE_NEVER`] for a never-expiring one), or `None`.
+    pub fn deadline(&self, ns: &[u8], key: &[u8]) -> Result<Option<u64>> {
+        self.read_live(ns, key, |h, _| h.deadline)
+    }
+
+    /// `f(header, value)` of a live entry, borrowed from one snapshot; `None` when absent or
+    /// expired (whether or not the expiry thread has removed it yet).
+    fn read_live<R>(&self, ns: &[u8], key: &[u8], f: impl FnOnce(&Header, &[u8]) -> R) -> Result<Option<R>> {
         let g = self.core()?;
         let core = g.core();
         check_key(core, ns, key)?;
@@ -251,24 +263,7 @@ impl Store {
             None => Ok(None),
             Some(v) => {
                 let (h, value) = Header::decode(v).ok_or_else(damaged_entry)?;
-                Ok(h.is_live(now).then(|| f(value)))
-            }
-        })
-    }
-
-    /// The deadline of a live entry, in milliseconds since the Unix epoch
-    /// ([`DEADLINE_NEVER`] for a never-expiring one), or `None`.
-    pub fn deadline(&self, ns: &[u8], key: &[u8]) -> Result<Option<u64>> {
-        let g = self.core()?;
-        let core = g.core();
-        check_key(core, ns, key)?;
-        let now = core.now_ms();
-        let ek = EntryKey::new(ns, key);
-        core.env.read(|txn| match txn.get(ek.as_bytes())? {
-            None => Ok(None),
-            Some(v) => {
-                let (h, _) = Header::decode(v).ok_or_else(damaged_entry)?;
-                Ok(h.is_live(now).then_some(h.deadline))
+                Ok(h.is_live(now).then(|| f(&h, value)))
             }
         })
     }
