@@ -30,6 +30,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ttlkv::{Durability, ErrorKind, Options, Store, TTL_NEVER};
 
 const NS: &[u8] = b"model";
+/// A value carries the earliest its deadline can be (the writer's clock before the put); the
+/// real one is later by the put's latency, which a loaded machine can stretch to seconds. A
+/// live value read this long past that bound is an expired value returned. (The coordinator's
+/// final check knows each write's acknowledgement time and is exact.)
+const WRITE_LATENCY_SLACK_MS: u64 = 20_000;
 const NEVER: u64 = u64::MAX;
 
 /// xorshift64*: small, seeded, the same on every machine.
@@ -120,8 +125,8 @@ fn value(worker: u64, key: &str, vid: u64, earliest_deadline: u64) -> Vec<u8> {
 }
 
 /// Checks a value read at or after `t0` for `key`; returns a violation, if any. A live value's
-/// real deadline is after `t0`; the value carries a lower bound of it, so one more than a
-/// generous put latency past that bound is an expired value returned.
+/// real deadline is after `t0`; the value carries a lower bound of it, so one more than
+/// [`WRITE_LATENCY_SLACK_MS`] past that bound is an expired value returned.
 fn check_value(key: &str, v: &[u8], t0: u64) -> Option<String> {
     let fields: Vec<&[u8]> = v.splitn(5, |&b| b == b':').collect();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -135,7 +140,7 @@ fn check_value(key: &str, v: &[u8], t0: u64) -> Option<String> {
     if pad.len() != (vid % 97) as usize * 13 || pad.iter().any(|&b| b != (vid % 251) as u8) {
         return Some(format!("key {key}: value {vid} is damaged"));
     }
-    if earliest != NEVER && t0 > earliest + 3_000 {
+    if earliest != NEVER && t0 > earliest + WRITE_LATENCY_SLACK_MS {
         return Some(format!(
             "key {key}: value {vid} expired at about {earliest} was returned at {t0}"
         ));

@@ -122,6 +122,14 @@ fn step(store: &Store, dir: &Path, step: &str) {
             });
         }
         "pooled" => println!("POOLED {}", store.stats().unwrap().pooled_readers),
+        // idle: read nothing until the pool is empty (at most 10 s), then say what it holds
+        "idle" => {
+            let start = Instant::now();
+            while store.stats().unwrap().pooled_readers > 0 && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            println!("POOLED {}", store.stats().unwrap().pooled_readers);
+        }
         // wait: block until the parent closes our stdin
         "wait" => {
             let mut s = String::new();
@@ -375,15 +383,11 @@ fn an_idle_process_gives_its_reader_slots_back() {
     let p = dir.path().join("s");
     let b = Store::open(&p, Options::default().max_readers(8)).unwrap();
     b.put(b"mp", b"probe", b"v", HOUR).unwrap();
-    let (a, mut a_out) = spawn(
-        &p,
-        "readers=8",
-        "threads:8;pooled;say:IDLE;sleep:2500;pooled;wait",
-    );
+    let (a, mut a_out) = spawn(&p, "readers=8", "threads:8;pooled;say:IDLE;idle;wait");
     let held: u64 = expect_number(&mut a_out, "POOLED");
     assert!(held <= 1, "with 8 slots a process pools at most 1, not {held}");
     expect(&mut a_out, "IDLE");
-    // B's readers get slots while A idles, from 8 threads at once.
+    // B's readers get slots while A idles, from 6 threads at once.
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(2) {
         std::thread::scope(|s| {
