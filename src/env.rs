@@ -329,32 +329,20 @@ fn check_directory(dir: &Path, allow_shared_dir: bool) -> Result<()> {
             Err(e) => return Err(Error::io(&format!("reading {}", path.display()), &e)),
         };
         if fm.file_type().is_symlink() {
-            return Err(Error::new(
-                ErrorKind::PathInvalid,
-                format!(
-                    "{} is a symbolic link: a store's files must be regular files (refused and left untouched)",
-                    path.display()
-                ),
+            return Err(refused(
+                &path,
+                "is a symbolic link: a store's files must be regular files",
             ));
         }
         if !fm.file_type().is_file() {
-            return Err(Error::new(
-                ErrorKind::PathInvalid,
-                format!(
-                    "{} is not a regular file (refused and left untouched)",
-                    path.display()
-                ),
-            ));
+            return Err(refused(&path, "is not a regular file"));
         }
         if fm.nlink() > 1 {
-            return Err(Error::new(
-                ErrorKind::PathInvalid,
-                format!(
-                    "{} has {} hard links: a store's files must have one name (refused and left untouched)",
-                    path.display(),
-                    fm.nlink()
-                ),
-            ));
+            let why = format!(
+                "has {} hard links: a store's files must have one name",
+                fm.nlink()
+            );
+            return Err(refused(&path, &why));
         }
         if !allow_shared_dir && fm.uid() != euid {
             return Err(Error::new(
@@ -368,6 +356,14 @@ fn check_directory(dir: &Path, allow_shared_dir: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A store file that is not one: refused with the file left as it is.
+fn refused(path: &Path, why: &str) -> Error {
+    Error::new(
+        ErrorKind::PathInvalid,
+        format!("{} {why} (refused and left untouched)", path.display()),
+    )
 }
 
 /// ttlkv's own descriptor on `data.mdb`: its length, and the two cross-process locks.
@@ -388,26 +384,16 @@ impl DataFile {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&path)
             .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => Error::new(
-                    ErrorKind::PathInvalid,
-                    format!(
-                        "{} is a symbolic link: refused and left untouched",
-                        path.display()
-                    ),
-                ),
+                Some(libc::ELOOP) => {
+                    refused(&path, "is a symbolic link: a store's files must be regular files")
+                }
                 _ => Error::io(&format!("opening {}", path.display()), &e),
             })?;
         let m = file
             .metadata()
             .map_err(|e| Error::io(&format!("reading {}", path.display()), &e))?;
         if !m.file_type().is_file() {
-            return Err(Error::new(
-                ErrorKind::PathInvalid,
-                format!(
-                    "{} is not a regular file (refused and left untouched)",
-                    path.display()
-                ),
-            ));
+            return Err(refused(&path, "is not a regular file"));
         }
         let fork_slot = crate::fork::close_in_child(file.as_raw_fd());
         Ok(DataFile {
@@ -800,10 +786,6 @@ impl Env {
 
     /// Current size of this process's memory map.
     pub(crate) fn map_size(&self) -> usize {
-        self.map_len()
-    }
-
-    fn map_len(&self) -> usize {
         self.map_len.load(Ordering::Relaxed)
     }
 
@@ -893,7 +875,7 @@ impl Env {
                 None => return Ok(false),
             }
         };
-        if target > self.map_len() {
+        if target > self.map_size() {
             // SAFETY: the exclusive gate: no transaction of this process is open. The file is
             // at least `target` long, so LMDB's truncation with a writable map only grows it.
             let rc = unsafe { ffi::mdb_env_set_mapsize(self.env.env(), target) };
@@ -908,7 +890,7 @@ impl Env {
     /// Grows the map after a transaction found it full at `seen` bytes. The caller holds the
     /// writer lock.
     fn grow(&self, seen: usize) -> Result<()> {
-        let current = self.map_len();
+        let current = self.map_size();
         if current > seen {
             return Ok(()); // adopted from another process meanwhile
         }
@@ -1016,7 +998,7 @@ impl Env {
                         rc,
                     ));
                 }
-                if !self.remap(self.map_len(), false)? {
+                if !self.remap(self.map_size(), false)? {
                     std::thread::sleep(Duration::from_micros(50));
                 }
             }
@@ -1050,7 +1032,7 @@ impl Env {
         let _shared = self.file.lock(WRITER_BYTE, true)?;
         loop {
             let gate = self.gate.read();
-            let seen = self.map_len();
+            let seen = self.map_size();
             let txn = match self.env.begin_rw_txn() {
                 Ok(t) => t,
                 Err(lmdb::Error::MapResized) => {
@@ -1104,7 +1086,7 @@ impl Env {
     /// enter the headroom without any write extending the file inside its transaction.)
     #[cold]
     fn room_for_fills(&self, next: usize) -> Result<bool> {
-        let max_pages = self.max_map_size.max(self.map_len()) / self.psize;
+        let max_pages = self.max_map_size.max(self.map_size()) / self.psize;
         let unallocated = max_pages.saturating_sub(next);
         let headroom = max_pages.saturating_sub(self.fill_limit_pages);
         // LMDB reads its free list only in a read transaction; under the writer lock that

@@ -49,6 +49,24 @@ fn fork(f: impl FnOnce() -> i32) -> libc::pid_t {
     pid
 }
 
+/// Forks `n` children that each open, write and close a store of their own under `dir` (a
+/// pause of `pause` between forks), and waits for them all, 30 s at the most in all; returns
+/// each child's exit code, None for one that hung.
+fn fork_open_write_close(dir: &std::path::Path, n: usize, pause: Duration) -> Vec<Option<i32>> {
+    let pids: Vec<_> = (0..n)
+        .map(|i| {
+            let own = dir.join(format!("child-{i}"));
+            let pid = fork(move || open_write_close(&own));
+            std::thread::sleep(pause);
+            pid
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    pids.into_iter()
+        .map(|p| wait_for(p, deadline.saturating_duration_since(Instant::now())))
+        .collect()
+}
+
 /// A child's work: open a store of its own, write, read back, close (which joins its expiry
 /// thread). The exit code says which step failed.
 fn open_write_close(dir: &std::path::Path) -> i32 {
@@ -81,16 +99,7 @@ fn children_forked_while_another_thread_opens_and_closes_stores_can_open_stores(
             }
         });
         std::thread::sleep(Duration::from_millis(20));
-        let mut pids = Vec::new();
-        for i in 0..20 {
-            let own = dir.path().join(format!("child-{i}"));
-            pids.push(fork(move || open_write_close(&own)));
-            std::thread::sleep(Duration::from_millis(3));
-        }
-        let codes: Vec<_> = pids
-            .into_iter()
-            .map(|p| wait_for(p, Duration::from_secs(20)))
-            .collect();
+        let codes = fork_open_write_close(dir.path(), 20, Duration::from_millis(3));
         stop.store(true, Ordering::Relaxed);
         assert!(
             codes.iter().all(|c| *c == Some(0)),
@@ -170,15 +179,7 @@ fn children_forked_while_other_threads_start_and_end_can_open_and_close_stores()
                 }
             });
         }
-        let mut pids = Vec::new();
-        for i in 0..100 {
-            let own = dir.path().join(format!("child-{i}"));
-            pids.push(fork(move || open_write_close(&own)));
-        }
-        let codes: Vec<_> = pids
-            .into_iter()
-            .map(|p| wait_for(p, Duration::from_secs(20)))
-            .collect();
+        let codes = fork_open_write_close(dir.path(), 100, Duration::ZERO);
         stop.store(true, Ordering::Relaxed);
         assert!(
             codes.iter().all(|c| *c == Some(0)),

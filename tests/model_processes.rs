@@ -171,6 +171,19 @@ fn checked_get(store: &Store, key: &str) {
     }
 }
 
+/// Logs a write's outcome: `A seq ok`, `A seq fail` for a documented failure (nothing was
+/// written), a violation for anything else.
+fn ack<T>(seq: u64, what: &str, r: ttlkv::Result<T>) {
+    let line = match r {
+        Ok(_) => format!("A {seq} ok"),
+        Err(e) if documented(e.kind(), true) => format!("A {seq} fail"),
+        Err(e) => violation(format!("{what}: {e}")),
+    };
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{line}");
+    let _ = o.flush();
+}
+
 fn documented(kind: ErrorKind, write: bool) -> bool {
     match kind {
         ErrorKind::ReadersFull => true,
@@ -235,11 +248,7 @@ fn model_worker() {
                 let started = Instant::now();
                 let r = store.put(NS, key.as_bytes(), &v, ttl);
                 timed("put", started);
-                match r {
-                    Ok(()) => say(format!("A {seq} ok")),
-                    Err(e) if documented(e.kind(), true) => say(format!("A {seq} fail")),
-                    Err(e) => violation(format!("put {key}: {e}")),
-                }
+                ack(seq, &format!("put {key}"), r);
             }
             35..=44 => {
                 let key = key_of(id, rng.below(40));
@@ -247,11 +256,7 @@ fn model_worker() {
                 let started = Instant::now();
                 let r = store.delete(NS, key.as_bytes());
                 timed("delete", started);
-                match r {
-                    Ok(_) => say(format!("A {seq} ok")),
-                    Err(e) if documented(e.kind(), true) => say(format!("A {seq} fail")),
-                    Err(e) => violation(format!("delete {key}: {e}")),
-                }
+                ack(seq, &format!("delete {key}"), r);
             }
             45..=52 => {
                 // put_many; now and then a long one that holds the writer for a while
@@ -279,11 +284,7 @@ fn model_worker() {
                 let started = Instant::now();
                 let r = store.put_many_ms(&recs);
                 timed("put_many", started);
-                match r {
-                    Ok(()) => say(format!("A {seq} ok")),
-                    Err(e) if documented(e.kind(), true) => say(format!("A {seq} fail")),
-                    Err(e) => violation(format!("put_many: {e}")),
-                }
+                ack(seq, "put_many", r);
             }
             53..=80 => {
                 // get any worker's key, checked
