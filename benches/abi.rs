@@ -103,7 +103,7 @@ fn main() {
     let store = Store::open(
         dir.path().join("store"),
         Options::default().durability(Durability::Periodic {
-            interval: Duration::from_secs(1),
+            sync_interval: Duration::from_secs(1),
         }),
     )
     .unwrap();

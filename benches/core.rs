@@ -147,7 +147,7 @@ fn main() {
     let s = ttlkv_store(
         &tmp.path().join("ttlkv-periodic"),
         Durability::Periodic {
-            interval: Duration::from_secs(1),
+            sync_interval: Duration::from_secs(1),
         },
     );
     let (o, p, r) = compare(
@@ -175,7 +175,7 @@ fn main() {
         tmp.path().join("ttlkv-write-map"),
         Options::default()
             .durability(Durability::Periodic {
-                interval: Duration::from_secs(1),
+                sync_interval: Duration::from_secs(1),
             })
             .write_map(true)
             .map_size(1 << 30),
@@ -351,7 +351,7 @@ fn main() {
             .clock(Clock::Manual(clock.clone()))
             .map_size(1 << 30)
             .durability(Durability::Periodic {
-                interval: Duration::from_secs(1),
+                sync_interval: Duration::from_secs(1),
             })
     };
     {
@@ -367,7 +367,7 @@ fn main() {
         for k in ks.iter().take(10_000) {
             s.put(b"live", k, &value, MIN).unwrap();
         }
-        s.sync().unwrap();
+        s.flush().unwrap();
     }
     clock.advance(10_000); // every "exp" key is now past due
     let rss_before = rss_kib();
@@ -415,7 +415,7 @@ fn main() {
                 .collect();
             s.put_many_ms(&recs).unwrap();
         }
-        s.sync().unwrap();
+        s.flush().unwrap();
     }
     let small = tmp.path().join("small");
     {

@@ -125,6 +125,23 @@
 #define TTLKV_STAT_USED_BYTES 6
 
 /**
+ * `ttlkv_stat()`: write transactions committed for puts and deletes (one carries many
+ * writers' calls), in this process.
+ */
+#define TTLKV_STAT_WRITE_COMMITS 7
+
+/**
+ * `ttlkv_stat()`: the puts and deletes (calls) those transactions carried.
+ */
+#define TTLKV_STAT_WRITE_CALLS 8
+
+/**
+ * `ttlkv_stat()`: idle read transactions this process keeps for reuse, each holding one of
+ * the reader slots every process shares (given back when the process stops reading).
+ */
+#define TTLKV_STAT_POOLED_READERS 9
+
+/**
  * The result of every fallible call. The numbers are part of the ABI and never reused:
  * `TTLKV_OK` and `TTLKV_NOT_FOUND` are ordinary results, 100.. are caller errors (the request
  * itself is wrong), 200.. are storage and I/O errors (the request was fine, the store could not
@@ -669,6 +686,13 @@ ttlkv_status ttlkv_verify(struct ttlkv_store *s,
  * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`s` NULL); TTLKV_CLOSED; TTLKV_IO;
  * TTLKV_NO_SPACE; TTLKV_PERMISSION; TTLKV_STORAGE; TTLKV_PANIC.
  */
+ttlkv_status ttlkv_flush(struct ttlkv_store *s);
+
+/**
+ * The former name of `ttlkv_flush()`, kept so that programs built against ABI 1.0 still
+ * link; it does exactly what `ttlkv_flush()` does. New code calls `ttlkv_flush()`: "sync"
+ * names a durability mode (TTLKV_DURABILITY_SYNC), not this flush.
+ */
 ttlkv_status ttlkv_sync(struct ttlkv_store *s);
 
 /**
@@ -685,9 +709,10 @@ ttlkv_status ttlkv_max_key_len(struct ttlkv_store *s,
                                size_t *out);
 
 /**
- * Reads one counter of the store's background work (see the TTLKV_STAT_* constants). The
- * counters are those of this process's environment, shared by its handles on the directory.
- * A getter by number rather than a struct, so that new counters never change the ABI.
+ * Reads one counter of the store's background work (see the TTLKV_STAT_* constants, and
+ * `ttlkv_stat_name()` for each one's name). The counters are those of this process's
+ * environment, shared by its handles on the directory. A getter by number rather than a
+ * struct, so that new counters never change the ABI.
  *
  * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`s` or `out` NULL, or `which` is not a
  * TTLKV_STAT_* constant); TTLKV_CLOSED; TTLKV_PANIC.
@@ -695,6 +720,13 @@ ttlkv_status ttlkv_max_key_len(struct ttlkv_store *s,
 ttlkv_status ttlkv_stat(struct ttlkv_store *s,
                         uint32_t which,
                         uint64_t *out);
+
+/**
+ * The name of counter `which` ("expired_removed", "expiry_batches", ..., the words the
+ * bindings' `stats()` use), or NULL when `which` is not a TTLKV_STAT_* constant: counting up
+ * from 0 until NULL lists every counter this library has. Static text, never freed.
+ */
+const char *ttlkv_stat_name(uint32_t which);
 
 /**
  * The number of entries of the list; 0 for NULL.

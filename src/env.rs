@@ -810,7 +810,7 @@ impl Env {
     }
 
     /// Flushes committed data to disk (the `periodic` flusher, and close).
-    pub(crate) fn sync(&self) -> Result<()> {
+    pub(crate) fn flush(&self) -> Result<()> {
         let _map = self.write_map.then(|| self.flush.read());
         self.env.sync(true).map_err(|e| lmdb_error("flushing to disk", e))
     }

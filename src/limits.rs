@@ -86,7 +86,7 @@ pub(crate) fn sync_interval(interval: Duration) -> Result<Duration> {
 pub(crate) fn durability(periodic: bool, interval: Option<Duration>) -> Result<Durability> {
     match (periodic, interval) {
         (true, interval) => Ok(Durability::Periodic {
-            interval: sync_interval(interval.unwrap_or(Duration::from_secs(1)))?,
+            sync_interval: sync_interval(interval.unwrap_or(Duration::from_secs(1)))?,
         }),
         (false, None) => Ok(Durability::Sync),
         (false, Some(_)) => Err(invalid(
@@ -114,7 +114,10 @@ pub(crate) fn options(o: &Options) -> Result<()> {
                 .into(),
         ));
     }
-    if let Durability::Periodic { interval } = o.durability {
+    if let Durability::Periodic {
+        sync_interval: interval,
+    } = o.durability
+    {
         sync_interval(interval)?;
     }
     Ok(())

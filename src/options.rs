@@ -11,11 +11,11 @@ pub enum Durability {
     /// A put has reached the disk when it returns. Concurrent writers share one commit.
     #[default]
     Sync,
-    /// Commits skip fsync; a background flush runs every `interval`. A process crash loses
+    /// Commits skip fsync; a background flush runs every `sync_interval`. A process crash loses
     /// nothing (the OS has the pages); a power loss can lose the last interval.
     Periodic {
         /// Time between flushes.
-        interval: Duration,
+        sync_interval: Duration,
     },
 }
 

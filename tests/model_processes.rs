@@ -107,7 +107,7 @@ impl WorkerOpts {
         if self.periodic {
             o = o
                 .durability(Durability::Periodic {
-                    interval: Duration::from_millis(100),
+                    sync_interval: Duration::from_millis(100),
                 })
                 .write_map(self.write_map);
         }

@@ -22,7 +22,7 @@ fn options(spec: &str) -> Options {
         match k {
             "periodic" => {
                 o = o.durability(Durability::Periodic {
-                    interval: Duration::from_millis(200),
+                    sync_interval: Duration::from_millis(200),
                 })
             }
             "write_map" => o = o.write_map(true),

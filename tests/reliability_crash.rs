@@ -22,7 +22,7 @@ const KEYS_PER_THREAD: u64 = 64;
 
 fn options(mode: &str) -> Options {
     let periodic = Durability::Periodic {
-        interval: Duration::from_millis(50),
+        sync_interval: Duration::from_millis(50),
     };
     match mode {
         "periodic" => Options::default().durability(periodic),

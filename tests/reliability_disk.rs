@@ -71,7 +71,7 @@ fn a_full_disk_is_a_no_space_error_and_the_store_recovers_after_deletes() {
         }
     };
     let periodic = Durability::Periodic {
-        interval: Duration::from_millis(20),
+        sync_interval: Duration::from_millis(20),
     };
     // The writable map of `periodic` + write_map reserves the map on disk as it grows: there
     // the disk fills when the map grows, and must be an error too, never SIGBUS.

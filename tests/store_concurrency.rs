@@ -106,7 +106,7 @@ fn two_process_child() {
     let opts = match std::env::var("TTLKV_CHILD_MODE").as_deref() {
         Ok("periodic") => Options::default()
             .durability(ttlkv::Durability::Periodic {
-                interval: Duration::from_millis(10),
+                sync_interval: Duration::from_millis(10),
             })
             .write_map(true),
         _ => Options::default(),
@@ -147,7 +147,7 @@ fn a_write_map_and_a_sync_process_share_one_store_at_once() {
         "sync",
         Options::default()
             .durability(ttlkv::Durability::Periodic {
-                interval: Duration::from_millis(10),
+                sync_interval: Duration::from_millis(10),
             })
             .write_map(true),
     );

@@ -63,7 +63,7 @@ fn bad_options_are_refused() {
         Options::default().max_readers(0),
         Options::default().expiry_batch(0),
         Options::default().durability(ttlkv::Durability::Periodic {
-            interval: Duration::ZERO,
+            sync_interval: Duration::ZERO,
         }),
     ];
     for o in cases {

@@ -206,7 +206,7 @@ fn clock_steps_neither_resurrect_expired_keys_nor_stall_expiry() {
 #[test]
 fn periodic_durability_flushes_and_round_trips() {
     let opts = Options::default().durability(ttlkv::Durability::Periodic {
-        interval: Duration::from_millis(20),
+        sync_interval: Duration::from_millis(20),
     });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s");

@@ -10,7 +10,7 @@ fn a_64_kib_map_grows_to_hold_over_200_mb_without_an_error() {
     let opts = Options::default()
         .map_size(64 << 10)
         .durability(Durability::Periodic {
-            interval: std::time::Duration::from_secs(1),
+            sync_interval: std::time::Duration::from_secs(1),
         });
     let (_d, s) = temp_store(opts);
     let value = vec![0x5Au8; 64 << 10];

@@ -37,7 +37,7 @@ pub(crate) fn spawn(core: Arc<Core>, wake: Receiver<()>, path: &Path) -> Result<
 
 fn run(core: &Core, wake: &Receiver<()>) {
     let flush_every = match core.durability {
-        Durability::Periodic { interval } => Some(interval),
+        Durability::Periodic { sync_interval } => Some(sync_interval),
         Durability::Sync => None,
     };
     let mut next_flush = flush_every.map(|i| Instant::now() + i);
@@ -77,7 +77,7 @@ fn run(core: &Core, wake: &Receiver<()>) {
         }
         if let (Some(at), Some(every)) = (next_flush, flush_every) {
             if Instant::now() >= at {
-                if let Err(e) = core.env.sync() {
+                if let Err(e) = core.env.flush() {
                     *core.counters.last_error.lock() = Some(e.to_string());
                 }
                 next_flush = Some(Instant::now() + every);

@@ -80,6 +80,24 @@ pub struct Stats {
     pub pooled_readers: u64,
 }
 
+impl Stats {
+    /// Every numeric counter, by name, in the order of the C ABI's `TTLKV_STAT_*` numbers:
+    /// the one table `ttlkv_stat`, `ttlkv_stat_name` and the bindings' `stats()` are made from.
+    /// A new counter is appended here (and its number added to the ABI), never inserted.
+    pub const COUNTERS: &'static [(&'static str, fn(&Stats) -> u64)] = &[
+        ("expired_removed", |s| s.expired_removed),
+        ("expiry_batches", |s| s.expiry_batches),
+        ("expiry_panics", |s| s.expiry_panics),
+        ("expiry_errors", |s| s.expiry_errors),
+        ("readers_reclaimed", |s| s.readers_reclaimed),
+        ("map_size", |s| s.map_size),
+        ("used_bytes", |s| s.used_bytes),
+        ("write_commits", |s| s.write_commits),
+        ("write_calls", |s| s.write_calls),
+        ("pooled_readers", |s| s.pooled_readers),
+    ];
+}
+
 /// The outcome of [`Store::verify`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyReport {

@@ -29,7 +29,7 @@ impl Drop for Shared {
             t.join();
         }
         if matches!(self.core.durability, Durability::Periodic { .. }) {
-            let _ = self.core.env.sync();
+            let _ = self.core.env.flush();
         }
     }
 }

@@ -82,6 +82,14 @@ pub const TTLKV_STAT_READERS_RECLAIMED: u32 = 4;
 pub const TTLKV_STAT_MAP_SIZE: u32 = 5;
 /// `ttlkv_stat()`: the bytes of the map in use.
 pub const TTLKV_STAT_USED_BYTES: u32 = 6;
+/// `ttlkv_stat()`: write transactions committed for puts and deletes (one carries many
+/// writers' calls), in this process.
+pub const TTLKV_STAT_WRITE_COMMITS: u32 = 7;
+/// `ttlkv_stat()`: the puts and deletes (calls) those transactions carried.
+pub const TTLKV_STAT_WRITE_CALLS: u32 = 8;
+/// `ttlkv_stat()`: idle read transactions this process keeps for reuse, each holding one of
+/// the reader slots every process shares (given back when the process stops reading).
+pub const TTLKV_STAT_POOLED_READERS: u32 = 9;
 
 // The header's numbers are written out (cbindgen copies expressions verbatim); these keep them
 // equal to the core's.
@@ -180,4 +188,38 @@ pub extern "C" fn ttlkv_status_name(code: u32) -> *const c_char {
 #[no_mangle]
 pub extern "C" fn ttlkv_last_error() -> *const c_char {
     ffi_panic_boundary!("ttlkv_last_error", { status::last_error_ptr() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    /// Each TTLKV_STAT_* number names the counter of that position in the core's one table.
+    #[test]
+    fn stat_numbers_follow_the_core_table() {
+        let numbered = [
+            (TTLKV_STAT_EXPIRED_REMOVED, "expired_removed"),
+            (TTLKV_STAT_EXPIRY_BATCHES, "expiry_batches"),
+            (TTLKV_STAT_EXPIRY_PANICS, "expiry_panics"),
+            (TTLKV_STAT_EXPIRY_ERRORS, "expiry_errors"),
+            (TTLKV_STAT_READERS_RECLAIMED, "readers_reclaimed"),
+            (TTLKV_STAT_MAP_SIZE, "map_size"),
+            (TTLKV_STAT_USED_BYTES, "used_bytes"),
+            (TTLKV_STAT_WRITE_COMMITS, "write_commits"),
+            (TTLKV_STAT_WRITE_CALLS, "write_calls"),
+            (TTLKV_STAT_POOLED_READERS, "pooled_readers"),
+        ];
+        assert_eq!(
+            numbered.len(),
+            crate::Stats::COUNTERS.len(),
+            "a counter without a TTLKV_STAT_* number"
+        );
+        for (n, name) in numbered {
+            assert_eq!(crate::Stats::COUNTERS[n as usize].0, name);
+            let c = unsafe { CStr::from_ptr(store::ttlkv_stat_name(n)) };
+            assert_eq!(c.to_str().unwrap(), name);
+        }
+        assert!(store::ttlkv_stat_name(numbered.len() as u32).is_null());
+    }
 }

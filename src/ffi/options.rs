@@ -35,13 +35,13 @@ pub(crate) struct OptionsBuilder {
     pub(crate) options: Options,
     periodic: bool,
     /// Set only by `ttlkv_options_set_sync_interval_ms`.
-    interval: Option<Duration>,
+    sync_interval: Option<Duration>,
 }
 
 impl OptionsBuilder {
     /// The options `ttlkv_open` passes to [`crate::Store::open`], which validates them together.
     pub(crate) fn build(&self) -> crate::Result<Options> {
-        let durability = limits::durability(self.periodic, self.interval)?;
+        let durability = limits::durability(self.periodic, self.sync_interval)?;
         Ok(self.options.clone().durability(durability))
     }
 }
@@ -127,7 +127,7 @@ pub unsafe extern "C" fn ttlkv_options_set_durability(
 pub unsafe extern "C" fn ttlkv_options_set_sync_interval_ms(o: *mut ttlkv_options, ms: u64) -> ttlkv_status {
     ffi_panic_boundary!("ttlkv_options_set_sync_interval_ms", {
         let o = try_handle_mut!(o, "options");
-        o.interval = Some(try_limit!(limits::sync_interval(Duration::from_millis(ms))));
+        o.sync_interval = Some(try_limit!(limits::sync_interval(Duration::from_millis(ms))));
         TTLKV_OK
     })
 }

@@ -6,7 +6,8 @@ use super::cast::{try_ref, BoxCastPtr, Castable, OwnershipBox};
 use super::key_list::{ttlkv_key_list, KeyList};
 use super::status::ttlkv_status::{self, *};
 use super::status::{fail, invalid};
-use crate::{Store, MAX_BATCH_RECORDS};
+use crate::{Stats, Store, MAX_BATCH_RECORDS};
+use std::sync::OnceLock;
 
 /// An open store: a handle on one store directory. Opaque.
 ///
@@ -498,12 +499,20 @@ pub unsafe extern "C" fn ttlkv_verify(s: *mut ttlkv_store, problems: *mut u64) -
 /// Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`s` NULL); TTLKV_CLOSED; TTLKV_IO;
 /// TTLKV_NO_SPACE; TTLKV_PERMISSION; TTLKV_STORAGE; TTLKV_PANIC.
 #[no_mangle]
-pub unsafe extern "C" fn ttlkv_sync(s: *mut ttlkv_store) -> ttlkv_status {
-    ffi_panic_boundary!("ttlkv_sync", {
+pub unsafe extern "C" fn ttlkv_flush(s: *mut ttlkv_store) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_flush", {
         let store = try_handle!(s, "store");
-        try_core!(store.sync());
+        try_core!(store.flush());
         TTLKV_OK
     })
+}
+
+/// The former name of `ttlkv_flush()`, kept so that programs built against ABI 1.0 still
+/// link; it does exactly what `ttlkv_flush()` does. New code calls `ttlkv_flush()`: "sync"
+/// names a durability mode (TTLKV_DURABILITY_SYNC), not this flush.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_sync(s: *mut ttlkv_store) -> ttlkv_status {
+    ttlkv_flush(s)
 }
 
 /// The longest key namespace `ns` takes, in bytes (it depends on the namespace's length and
@@ -528,9 +537,10 @@ pub unsafe extern "C" fn ttlkv_max_key_len(
     })
 }
 
-/// Reads one counter of the store's background work (see the TTLKV_STAT_* constants). The
-/// counters are those of this process's environment, shared by its handles on the directory.
-/// A getter by number rather than a struct, so that new counters never change the ABI.
+/// Reads one counter of the store's background work (see the TTLKV_STAT_* constants, and
+/// `ttlkv_stat_name()` for each one's name). The counters are those of this process's
+/// environment, shared by its handles on the directory. A getter by number rather than a
+/// struct, so that new counters never change the ABI.
 ///
 /// Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`s` or `out` NULL, or `which` is not a
 /// TTLKV_STAT_* constant); TTLKV_CLOSED; TTLKV_PANIC.
@@ -539,19 +549,30 @@ pub unsafe extern "C" fn ttlkv_stat(s: *mut ttlkv_store, which: u32, out: *mut u
     ffi_panic_boundary!("ttlkv_stat", {
         let store = try_handle!(s, "store");
         try_out!(out, "out");
-        if which > super::TTLKV_STAT_USED_BYTES {
+        let Some((_, read)) = Stats::COUNTERS.get(which as usize) else {
             return invalid(format_args!("{which} is not a TTLKV_STAT_* constant"));
-        }
-        let st = try_core!(store.stats());
-        *out = match which {
-            super::TTLKV_STAT_EXPIRED_REMOVED => st.expired_removed,
-            super::TTLKV_STAT_EXPIRY_BATCHES => st.expiry_batches,
-            super::TTLKV_STAT_EXPIRY_PANICS => st.expiry_panics,
-            super::TTLKV_STAT_EXPIRY_ERRORS => st.expiry_errors,
-            super::TTLKV_STAT_READERS_RECLAIMED => st.readers_reclaimed,
-            super::TTLKV_STAT_MAP_SIZE => st.map_size,
-            _ => st.used_bytes,
         };
+        *out = read(&try_core!(store.stats()));
         TTLKV_OK
+    })
+}
+
+/// The name of counter `which` ("expired_removed", "expiry_batches", ..., the words the
+/// bindings' `stats()` use), or NULL when `which` is not a TTLKV_STAT_* constant: counting up
+/// from 0 until NULL lists every counter this library has. Static text, never freed.
+#[no_mangle]
+pub extern "C" fn ttlkv_stat_name(which: u32) -> *const c_char {
+    ffi_panic_boundary!("ttlkv_stat_name", {
+        static NAMES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+        let names = NAMES.get_or_init(|| {
+            Stats::COUNTERS
+                .iter()
+                .map(|(n, _)| format!("{n}\0").into_bytes())
+                .collect()
+        });
+        match names.get(which as usize) {
+            Some(n) => n.as_ptr().cast(),
+            None => std::ptr::null(),
+        }
     })
 }
