@@ -1,8 +1,11 @@
 //! The only module that touches LMDB: the environment, its databases (data and `meta`), the
 //! transactions the store runs in, map growth, and the pool of reusable read transactions.
 //!
-//! Nothing of lmdb-rkv leaves this file, so the binding could be swapped without touching the
-//! rest. Cursors and iterators never outlive the scope that opened them (mozilla/lmdb-rs#79).
+//! Nothing of LMDB leaves this file, so the binding could be swapped without touching the
+//! rest. lmdb-rkv opens the environment and names its databases; every transaction, read or
+//! write, is a raw lmdb-sys handle behind [`ReadTxn`] (the reads both kinds share) and
+//! [`WriteTxn`] (which adds the writes), so each LMDB call has one wrapper. Cursors never
+//! outlive the call that opened them.
 //!
 //! Several processes share one store, each with its own options. These rules keep them safe
 //! (DESIGN.md, "Multi-process rules"); each is enforced here and nowhere else:
@@ -36,7 +39,6 @@
 
 use std::ffi::CStr;
 use std::fs::File;
-use std::os::raw::c_uint;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -44,7 +46,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use lmdb::{Cursor, Database, DatabaseFlags, Environment, EnvironmentFlags, Transaction, WriteFlags};
+use lmdb::{Database, Environment, EnvironmentFlags};
 use lmdb_sys as ffi;
 use parking_lot::{Mutex, RwLock};
 
@@ -706,7 +708,7 @@ impl Env {
             .open_db(Some(DB_META))
             .map_err(|e| self.meta_db_error(e))?;
         self.read(|txn| {
-            let format = match txn.get_in(meta, b"format")? {
+            let format = match txn.get_in(meta.dbi(), b"format")? {
                 Some(v) if v.len() == 4 => u32::from_be_bytes(v.try_into().unwrap()),
                 _ => {
                     return Err(damaged(format!("{where_}: the store has no valid format record")));
@@ -720,7 +722,7 @@ impl Env {
                     ),
                 ));
             }
-            match txn.get_in(meta, b"store_id")? {
+            match txn.get_in(meta.dbi(), b"store_id")? {
                 Some(v) if v.len() == 16 => Ok(Some(StoreMeta {
                     store_id: v.try_into().unwrap(),
                 })),
@@ -758,20 +760,11 @@ impl Env {
                 false
             })?;
             if still_empty {
-                // SAFETY: no other transaction of this environment exists yet.
-                let meta = unsafe { w.txn.create_db(Some(DB_META), DatabaseFlags::empty()) }
-                    .map_err(|e| self.meta_db_error(e))?;
-                w.txn
-                    .put(
-                        meta,
-                        &"format",
-                        &FORMAT_VERSION.to_be_bytes(),
-                        WriteFlags::empty(),
-                    )
-                    .map_err(|e| write_error("creating the store", e))?;
-                w.txn
-                    .put(meta, &"store_id", &random_id(), WriteFlags::empty())
-                    .map_err(|e| write_error("creating the store", e))?;
+                let meta = w
+                    .create_db(DB_META)
+                    .map_err(|rc| self.meta_db_error(lmdb::Error::from_err_code(rc)))?;
+                w.put_in(meta, b"format", &FORMAT_VERSION.to_be_bytes())?;
+                w.put_in(meta, b"store_id", &random_id())?;
             }
             Ok(())
         })?;
@@ -943,6 +936,7 @@ impl Env {
             let r = f(&ReadTxn {
                 txn: txn.0,
                 env: self,
+                heap_ok: false,
             });
             if pooled {
                 // SAFETY: the transaction is live; resetting releases its snapshot but keeps
@@ -1033,37 +1027,40 @@ impl Env {
         loop {
             let gate = self.gate.read();
             let seen = self.map_size();
-            let txn = match self.env.begin_rw_txn() {
-                Ok(t) => t,
-                Err(lmdb::Error::MapResized) => {
+            let mut raw = ptr::null_mut();
+            // SAFETY: env is open; raw is a valid out pointer.
+            match unsafe { ffi::mdb_txn_begin(self.env.env(), ptr::null_mut(), 0, &mut raw) } {
+                0 => {}
+                ffi::MDB_MAP_RESIZED => {
                     drop(gate);
                     self.remap(seen, true)?;
                     continue;
                 }
-                Err(e) => return Err(write_error("starting a write", e)),
-            };
+                rc => return Err(write_error("starting a write", lmdb::Error::from_err_code(rc))),
+            }
+            let mut w = WriteTxn(ReadTxn {
+                txn: raw,
+                env: self,
+                heap_ok: true,
+            });
             if !self.layout_checked.load(Ordering::Relaxed) {
-                self.check_txn_layout(txn.txn())?;
+                self.check_txn_layout(w.txn)?;
             }
             // SAFETY: txn is live.
-            let start = unsafe { next_pgno(txn.txn()) };
+            let start = unsafe { next_pgno(w.txn) };
             if kind == WriteKind::Fills && start > self.fill_limit_pages && !self.room_for_fills(start)? {
-                drop(txn);
+                drop(w);
                 return Err(self.full_for_fills());
             }
-            let mut w = WriteTxn { txn, env: self };
             let outcome = match f(&mut w) {
                 Ok(r) => {
                     // SAFETY: txn is live.
-                    let end = unsafe { next_pgno(w.txn.txn()) };
+                    let end = unsafe { next_pgno(w.txn) };
                     if kind == WriteKind::Fills && end > start && end > self.fill_limit_pages {
                         drop(w);
                         Err(self.full_for_fills())
                     } else {
-                        w.txn
-                            .commit()
-                            .map(|_| r)
-                            .map_err(|e| write_error("committing", e))
+                        w.commit().map(|_| r)
                     }
                 }
                 Err(e) => {
@@ -1223,10 +1220,14 @@ fn env_info(env: &Environment) -> Result<ffi::MDB_envinfo> {
     }
 }
 
-/// A read-only view of the store, valid inside [`Env::read`].
+/// A view of the store inside one LMDB transaction, valid inside [`Env::read`] (and, through
+/// a [`WriteTxn`], inside [`Env::write`]): the reads every transaction has.
 pub(crate) struct ReadTxn<'e> {
     txn: *mut ffi::MDB_txn,
     env: &'e Env,
+    /// Whether records may lie outside the map: pages a write transaction copied to the heap
+    /// (without a writable map). Only a write sees those.
+    heap_ok: bool,
 }
 
 fn val(bytes: &[u8]) -> ffi::MDB_val {
@@ -1240,16 +1241,16 @@ impl ReadTxn<'_> {
     /// The value stored under `key`, borrowed from the map for the transaction's life.
     #[inline]
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
-        self.get_in(self.env.data, key)
+        self.get_in(self.env.data.dbi(), key)
     }
 
     #[inline]
-    fn get_in(&self, db: Database, key: &[u8]) -> Result<Option<&[u8]>> {
+    fn get_in(&self, dbi: ffi::MDB_dbi, key: &[u8]) -> Result<Option<&[u8]>> {
         let mut k = val(key);
         let mut v = val(&[]);
         // SAFETY: txn is live for &self; the dbi belongs to this environment.
-        match unsafe { ffi::mdb_get(self.txn, db.dbi(), &mut k, &mut v) } {
-            0 => self.env.checked(&v, false).map(Some),
+        match unsafe { ffi::mdb_get(self.txn, dbi, &mut k, &mut v) } {
+            0 => self.env.checked(&v, self.heap_ok).map(Some),
             ffi::MDB_NOTFOUND => Ok(None),
             rc => Err(code_error("reading", rc)),
         }
@@ -1293,7 +1294,10 @@ impl ReadTxn<'_> {
             // SAFETY: cursor is open; k and v are valid MDB_vals.
             match unsafe { ffi::mdb_cursor_get(cursor, &mut k, &mut v, op) } {
                 0 => {
-                    if !f(self.env.checked(&k, false), self.env.checked(&v, false)) {
+                    if !f(
+                        self.env.checked(&k, self.heap_ok),
+                        self.env.checked(&v, self.heap_ok),
+                    ) {
                         break Ok(());
                     }
                 }
@@ -1308,78 +1312,89 @@ impl ReadTxn<'_> {
     }
 }
 
-/// A write transaction, valid inside [`Env::write`].
-pub(crate) struct WriteTxn<'e> {
-    txn: lmdb::RwTransaction<'e>,
-    env: &'e Env,
+/// A write transaction, valid inside [`Env::write`]: the reads of a [`ReadTxn`] (through
+/// `Deref`, seeing the transaction's own writes) and the writes. Dropped uncommitted, it aborts.
+pub(crate) struct WriteTxn<'e>(ReadTxn<'e>);
+
+impl<'e> std::ops::Deref for WriteTxn<'e> {
+    type Target = ReadTxn<'e>;
+    fn deref(&self) -> &ReadTxn<'e> {
+        &self.0
+    }
+}
+
+impl Drop for WriteTxn<'_> {
+    fn drop(&mut self) {
+        if !self.0.txn.is_null() {
+            // SAFETY: a live write transaction, ended exactly once (commit nulls the pointer).
+            unsafe { ffi::mdb_txn_abort(self.0.txn) }
+        }
+    }
 }
 
 impl WriteTxn<'_> {
     #[inline]
-    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
-        let mut k = val(key);
-        let mut v = val(&[]);
-        // SAFETY: txn is live for &self; the dbi belongs to this environment.
-        match unsafe { ffi::mdb_get(self.txn.txn(), self.env.data.dbi(), &mut k, &mut v) } {
-            0 => self.env.checked(&v, true).map(Some),
-            ffi::MDB_NOTFOUND => Ok(None),
-            rc => Err(code_error("reading", rc)),
-        }
+    pub(crate) fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.put_in(self.env.data.dbi(), key, value)
     }
 
-    #[inline]
-    pub(crate) fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.txn
-            .put(self.env.data, &key, &value, WriteFlags::empty())
-            .map_err(|e| write_error("writing", e))
+    fn put_in(&mut self, dbi: ffi::MDB_dbi, key: &[u8], value: &[u8]) -> Result<()> {
+        let (mut k, mut v) = (val(key), val(value));
+        // SAFETY: txn is a live write transaction of this environment; LMDB copies both.
+        match unsafe { ffi::mdb_put(self.txn, dbi, &mut k, &mut v, 0) } {
+            0 => Ok(()),
+            rc => Err(write_error("writing", lmdb::Error::from_err_code(rc))),
+        }
     }
 
     /// Stores a value of `len` bytes written in place by `fill` (no intermediate copy).
     #[inline]
     pub(crate) fn put_with(&mut self, key: &[u8], len: usize, fill: impl FnOnce(&mut [u8])) -> Result<()> {
-        let buf = self
-            .txn
-            .reserve(self.env.data, &key, len, WriteFlags::empty())
-            .map_err(|e| write_error("writing", e))?;
-        fill(buf);
+        let mut k = val(key);
+        let mut v = ffi::MDB_val {
+            mv_size: len,
+            mv_data: ptr::null_mut(),
+        };
+        // SAFETY: as put; MDB_RESERVE hands back `len` writable bytes that stay valid until the
+        // next write of this transaction, and `fill` runs before any.
+        match unsafe { ffi::mdb_put(self.txn, self.env.data.dbi(), &mut k, &mut v, ffi::MDB_RESERVE) } {
+            // SAFETY: see above; the bytes are this transaction's own dirty page.
+            0 => fill(unsafe { std::slice::from_raw_parts_mut(v.mv_data as *mut u8, len) }),
+            rc => return Err(write_error("writing", lmdb::Error::from_err_code(rc))),
+        }
         Ok(())
     }
 
     /// Removes `key`; returns whether it was there.
     #[inline]
     pub(crate) fn del(&mut self, key: &[u8]) -> Result<bool> {
-        match self.txn.del(self.env.data, &key, None) {
-            Ok(()) => Ok(true),
-            Err(lmdb::Error::NotFound) => Ok(false),
-            Err(e) => Err(write_error("deleting", e)),
+        let mut k = val(key);
+        // SAFETY: txn is a live write transaction of this environment.
+        match unsafe { ffi::mdb_del(self.txn, self.env.data.dbi(), &mut k, ptr::null_mut()) } {
+            0 => Ok(true),
+            ffi::MDB_NOTFOUND => Ok(false),
+            rc => Err(write_error("deleting", lmdb::Error::from_err_code(rc))),
         }
     }
 
-    /// Calls `f(key, value)` for each record whose key is `>= start`, in key order, until `f`
-    /// returns false or the database ends.
-    pub(crate) fn scan_from(&self, start: &[u8], mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
-        let cursor = self
-            .txn
-            .open_ro_cursor(self.env.data)
-            .map_err(|e| lmdb_error("opening a cursor", e))?;
-        let (mut key, mut op): (Option<&[u8]>, c_uint) = if start.is_empty() {
-            (None, ffi::MDB_FIRST)
-        } else {
-            (Some(start), ffi::MDB_SET_RANGE)
-        };
-        loop {
-            match cursor.get(key.take(), None, op) {
-                Ok((Some(k), v)) => {
-                    let (k, v) = (self.env.checked(&val(k), true)?, self.env.checked(&val(v), true)?);
-                    if !f(k, v) {
-                        return Ok(());
-                    }
-                }
-                Ok((None, _)) => return Ok(()),
-                Err(lmdb::Error::NotFound) => return Ok(()),
-                Err(e) => return Err(lmdb_error("scanning", e)),
-            }
-            op = ffi::MDB_NEXT;
+    /// Creates the named database `name` (only while the store is being made: LMDB allows a
+    /// new named database in one transaction at a time). Errors are LMDB's codes.
+    fn create_db(&mut self, name: &str) -> std::result::Result<ffi::MDB_dbi, i32> {
+        let name = std::ffi::CString::new(name).map_err(|_| ffi::MDB_INVALID)?;
+        let mut dbi: ffi::MDB_dbi = 0;
+        // SAFETY: txn is a live write transaction; name is NUL-terminated.
+        match unsafe { ffi::mdb_dbi_open(self.txn, name.as_ptr(), ffi::MDB_CREATE, &mut dbi) } {
+            0 => Ok(dbi),
+            rc => Err(rc),
+        }
+    }
+
+    fn commit(mut self) -> Result<()> {
+        let txn = std::mem::replace(&mut self.0.txn, ptr::null_mut());
+        // SAFETY: live; mdb_txn_commit frees it whatever the outcome, so Drop must not abort it.
+        match unsafe { ffi::mdb_txn_commit(txn) } {
+            0 => Ok(()),
+            rc => Err(write_error("committing", lmdb::Error::from_err_code(rc))),
         }
     }
 }

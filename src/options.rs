@@ -47,6 +47,11 @@ pub struct Options {
     pub allow_shared_dir: bool,
     /// The source of "now" (default the system clock; tests use a [`crate::ManualClock`]).
     pub clock: Clock,
+    /// Test hook: the longest sleep of the expiry thread (default 1 s, how late a deadline
+    /// written by another process may be noticed). A test sets it to hours to prove that a
+    /// wake-up came from a deadline or a writer, not from the cap, without timing anything.
+    #[doc(hidden)]
+    pub expiry_max_sleep: std::time::Duration,
 }
 
 impl Default for Options {
@@ -60,6 +65,7 @@ impl Default for Options {
             write_map: false,
             allow_shared_dir: false,
             clock: Clock::System,
+            expiry_max_sleep: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -103,6 +109,12 @@ impl Options {
     /// Sets the clock.
     pub fn clock(mut self, clock: Clock) -> Options {
         self.clock = clock;
+        self
+    }
+    /// Test hook: see [`Options::expiry_max_sleep`].
+    #[doc(hidden)]
+    pub fn expiry_max_sleep(mut self, d: std::time::Duration) -> Options {
+        self.expiry_max_sleep = d;
         self
     }
 }

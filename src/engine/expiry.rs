@@ -1,7 +1,7 @@
 //! The expiry thread: one per open environment. It sleeps until the earliest deadline in the
 //! index, until a writer sets an earlier one, or until shutdown; then removes due entries in
-//! bounded batches. Its sleep is capped so that deadlines written by other processes and steps
-//! of the wall clock are noticed within about a second. In `periodic` mode it also flushes.
+//! bounded batches. Its sleep is capped (`Options::expiry_max_sleep`, 1 s) so that deadlines
+//! written by other processes and steps of the wall clock are noticed within about a second. In `periodic` mode it also flushes.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -16,8 +16,6 @@ use crate::error::{Error, Result};
 use crate::fork::Thread;
 use crate::options::Durability;
 
-/// The longest sleep: how late a deadline written by another process may be noticed.
-const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// How often slots of dead reader processes are reclaimed.
 const READER_CHECK_EVERY: Duration = Duration::from_secs(10);
 /// A process whose pool of read transactions went unused this long gives their slots back.
@@ -65,7 +63,9 @@ fn run(core: &Core, wake: &Receiver<()>) {
             }
         };
         let now_ms = core.now_ms();
-        let mut sleep = MAX_SLEEP;
+        // Capped (1 s unless a test says otherwise): how late a deadline written by another
+        // process, or a step of the wall clock, may be noticed.
+        let mut sleep = core.expiry_max_sleep;
         if let Some(d) = earliest {
             sleep = sleep.min(Duration::from_millis(d.saturating_sub(now_ms)));
         }

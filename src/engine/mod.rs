@@ -80,11 +80,14 @@ pub struct Stats {
     pub pooled_readers: u64,
 }
 
+/// Reads one counter out of a [`Stats`].
+pub type StatReader = fn(&Stats) -> u64;
+
 impl Stats {
     /// Every numeric counter, by name, in the order of the C ABI's `TTLKV_STAT_*` numbers:
     /// the one table `ttlkv_stat`, `ttlkv_stat_name` and the bindings' `stats()` are made from.
     /// A new counter is appended here (and its number added to the ABI), never inserted.
-    pub const COUNTERS: &'static [(&'static str, fn(&Stats) -> u64)] = &[
+    pub const COUNTERS: &'static [(&'static str, StatReader)] = &[
         ("expired_removed", |s| s.expired_removed),
         ("expiry_batches", |s| s.expiry_batches),
         ("expiry_panics", |s| s.expiry_panics),
@@ -136,6 +139,8 @@ pub(crate) struct Core {
     pub clock: Clock,
     pub durability: Durability,
     pub expiry_batch: usize,
+    /// The expiry thread's longest sleep ([`crate::Options::expiry_max_sleep`]).
+    pub expiry_max_sleep: std::time::Duration,
     /// The batch the expiry work uses now: halved when a batch finds no room (a store full at
     /// its maximum), grown back as batches succeed.
     expiry_batch_now: std::sync::atomic::AtomicUsize,

@@ -86,6 +86,7 @@ pub(crate) fn open_shared(path: &Path, identity: Identity, opts: &Options) -> Re
         clock: opts.clock.clone(),
         durability: opts.durability,
         expiry_batch: opts.expiry_batch,
+        expiry_max_sleep: opts.expiry_max_sleep,
         expiry_batch_now: std::sync::atomic::AtomicUsize::new(opts.expiry_batch),
         counters: Counters::default(),
         committer: Committer::new(),

@@ -128,7 +128,8 @@ static void null_handles(void) {
   CHECK_STATUS(ttlkv_entries(NULL, STR("ns"), &l), TTLKV_INVALID_ARGUMENT);
   CHECK_STATUS(ttlkv_purge_expired(NULL, &u), TTLKV_INVALID_ARGUMENT);
   CHECK_STATUS(ttlkv_verify(NULL, &u), TTLKV_INVALID_ARGUMENT);
-  CHECK_STATUS(ttlkv_sync(NULL), TTLKV_INVALID_ARGUMENT);
+  CHECK_STATUS(ttlkv_flush(NULL), TTLKV_INVALID_ARGUMENT);
+  CHECK_STATUS(ttlkv_sync(NULL), TTLKV_INVALID_ARGUMENT); /* the ABI-1.0 alias */
   CHECK_STATUS(ttlkv_max_key_len(NULL, STR("ns"), &len), TTLKV_INVALID_ARGUMENT);
   CHECK(buf.data == NULL && len == 7 && u == 7 && l == NULL);
   ttlkv_free(NULL);
@@ -303,6 +304,7 @@ static void closed_handle(ttlkv_store *s) {
   CHECK_STATUS(ttlkv_entries(s, STR("ns"), &l), TTLKV_CLOSED);
   CHECK_STATUS(ttlkv_purge_expired(s, &u), TTLKV_CLOSED);
   CHECK_STATUS(ttlkv_verify(s, &u), TTLKV_CLOSED);
+  CHECK_STATUS(ttlkv_flush(s), TTLKV_CLOSED);
   CHECK_STATUS(ttlkv_sync(s), TTLKV_CLOSED);
   CHECK_STATUS(ttlkv_max_key_len(s, STR("ns"), &len), TTLKV_CLOSED);
   CHECK(buf.data == NULL && len == 7 && u == 7 && l == NULL);
@@ -329,6 +331,7 @@ int main(int argc, char **argv) {
   uint64_t removed = 99;
   CHECK_STATUS(ttlkv_purge_expired(s, &removed), TTLKV_OK);
   CHECK(removed == 0);
+  CHECK_STATUS(ttlkv_flush(s), TTLKV_OK);
   CHECK_STATUS(ttlkv_sync(s), TTLKV_OK);
 
   /* A second handle on the same directory keeps working when the first closes. */

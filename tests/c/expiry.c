@@ -69,8 +69,20 @@ int main(int argc, char **argv) {
   CHECK_STATUS(ttlkv_stat(s, TTLKV_STAT_MAP_SIZE, &map), TTLKV_OK);
   CHECK_STATUS(ttlkv_stat(s, TTLKV_STAT_USED_BYTES, &used), TTLKV_OK);
   CHECK(used > 0 && used <= map);
+  /* Every counter has a name; the first number without one is refused. */
+  uint32_t counters = 0;
+  for (; ttlkv_stat_name(counters) != NULL; counters++) {
+    uint64_t v = 0;
+    CHECK(strlen(ttlkv_stat_name(counters)) > 0);
+    CHECK_STATUS(ttlkv_stat(s, counters, &v), TTLKV_OK);
+  }
+  CHECK(counters == TTLKV_STAT_POOLED_READERS + 1);
+  CHECK(strcmp(ttlkv_stat_name(TTLKV_STAT_WRITE_CALLS), "write_calls") == 0);
+  uint64_t calls = 0;
+  CHECK_STATUS(ttlkv_stat(s, TTLKV_STAT_WRITE_CALLS, &calls), TTLKV_OK);
+  CHECK(calls >= 20); /* this process's puts above */
   uint64_t untouched = 7;
-  CHECK_STATUS(ttlkv_stat(s, 7, &untouched), TTLKV_INVALID_ARGUMENT);
+  CHECK_STATUS(ttlkv_stat(s, counters, &untouched), TTLKV_INVALID_ARGUMENT);
   CHECK_STATUS(ttlkv_stat(s, TTLKV_STAT_MAP_SIZE, NULL), TTLKV_INVALID_ARGUMENT);
   CHECK(untouched == 7);
 
