@@ -89,6 +89,17 @@
 #define TTLKV_MAX_BATCH_BYTES 1073741824
 
 /**
+ * The most keys one `ttlkv_get_many()` or `ttlkv_delete_many()` takes, and the largest
+ * `limit` of `ttlkv_scan()`.
+ */
+#define TTLKV_MAX_KEYS_PER_CALL 100000
+
+/**
+ * The smallest size bound `ttlkv_set_max_bytes()` takes (64 KiB).
+ */
+#define TTLKV_MIN_MAX_BYTES 65536
+
+/**
  * `ttlkv_stat()`: entries removed because they expired (by the background thread or
  * `ttlkv_purge_expired()`), in this process.
  */
@@ -142,6 +153,44 @@
 #define TTLKV_STAT_POOLED_READERS 9
 
 /**
+ * `ttlkv_stat()`: entries evicted by this process to keep the store within its size bound.
+ */
+#define TTLKV_STAT_EVICTED 10
+
+/**
+ * `ttlkv_stat()`: bytes of the store's B-tree pages, what `ttlkv_set_max_bytes()` bounds.
+ */
+#define TTLKV_STAT_TREE_BYTES 11
+
+/**
+ * `ttlkv_incr()` flag: create a missing counter (with the value `delta` and the TTL
+ * `create_ttl_ms`) instead of returning TTLKV_NOT_FOUND.
+ */
+#define TTLKV_INCR_CREATE 1
+
+/**
+ * `ttlkv_put_if_version()`: the expected version meaning "no live entry" (versions are
+ * never 0).
+ */
+#define TTLKV_VERSION_ABSENT 0
+
+/**
+ * `ttlkv_set_max_bytes()`: a write that would pass the bound evicts entries, soonest deadline
+ * first (expired ones first of all, never-expiring ones last).
+ */
+#define TTLKV_EVICTION_SOONEST_DEADLINE 0
+
+/**
+ * `ttlkv_set_max_bytes()`: a write that would pass the bound fails with TTLKV_FULL.
+ */
+#define TTLKV_EVICTION_NONE 1
+
+/**
+ * `ttlkv_backup()` flag: compact the copy (leave free pages out).
+ */
+#define TTLKV_BACKUP_COMPACT 1
+
+/**
  * The result of every fallible call. The numbers are part of the ABI and never reused:
  * `TTLKV_OK` and `TTLKV_NOT_FOUND` are ordinary results, 100.. are caller errors (the request
  * itself is wrong), 200.. are storage and I/O errors (the request was fine, the store could not
@@ -163,6 +212,12 @@ enum ttlkv_status
    * error: `ttlkv_last_error()` is not changed.
    */
   TTLKV_NOT_FOUND = 1,
+  /**
+   * The write's condition does not hold, so nothing was written: `ttlkv_add()` found a live
+   * entry, `ttlkv_put_if_version()` found another version (or an entry where it expected
+   * none). An ordinary result, not an error: `ttlkv_last_error()` is not changed.
+   */
+  TTLKV_CONFLICT = 2,
   /**
    * A NULL pointer with a non-zero length, a NULL output pointer, an option value out of its
    * range, or an index out of range.
@@ -201,6 +256,15 @@ enum ttlkv_status
    * The path is not UTF-8, is empty, or names something that is not a directory.
    */
   TTLKV_PATH_INVALID = 108,
+  /**
+   * `ttlkv_incr()`: the value is not a counter (an ASCII decimal signed 64-bit integer);
+   * nothing was written.
+   */
+  TTLKV_NOT_A_COUNTER = 109,
+  /**
+   * `ttlkv_incr()`: the sum leaves the signed 64-bit range; the counter is unchanged.
+   */
+  TTLKV_OVERFLOW = 110,
   /**
    * An operating-system I/O failure; the detail carries the errno.
    */
@@ -277,6 +341,37 @@ typedef struct ttlkv_options ttlkv_options;
 typedef struct ttlkv_store ttlkv_store;
 
 /**
+ * A value returned by `ttlkv_get()`: `len` bytes at `data`, owned by the caller until it
+ * passes the buffer to `ttlkv_buf_free()` (with `data` and `len` unchanged). `data` is never
+ * NULL in a buffer filled by `ttlkv_get()`, even when `len` is 0.
+ */
+typedef struct ttlkv_buf {
+  /**
+   * The bytes.
+   */
+  uint8_t *data;
+  /**
+   * How many bytes.
+   */
+  size_t len;
+} ttlkv_buf;
+
+/**
+ * One key of `ttlkv_get_many()` or `ttlkv_delete_many()`: a pointer and a length, with the
+ * rules of every byte-string argument (NULL with length 0 is the empty key).
+ */
+typedef struct ttlkv_slice {
+  /**
+   * The bytes.
+   */
+  const uint8_t *ptr;
+  /**
+   * Their number.
+   */
+  size_t len;
+} ttlkv_slice;
+
+/**
  * One record of `ttlkv_put_many()`: a namespace, a key, a value (each a pointer and a length,
  * with the same rules as the arguments of `ttlkv_put()`) and a TTL in milliseconds.
  */
@@ -310,22 +405,6 @@ typedef struct ttlkv_record {
    */
   uint64_t ttl_ms;
 } ttlkv_record;
-
-/**
- * A value returned by `ttlkv_get()`: `len` bytes at `data`, owned by the caller until it
- * passes the buffer to `ttlkv_buf_free()` (with `data` and `len` unchanged). `data` is never
- * NULL in a buffer filled by `ttlkv_get()`, even when `len` is 0.
- */
-typedef struct ttlkv_buf {
-  /**
-   * The bytes.
-   */
-  uint8_t *data;
-  /**
-   * How many bytes.
-   */
-  size_t len;
-} ttlkv_buf;
 
 #ifdef __cplusplus
 extern "C" {
@@ -369,6 +448,226 @@ const char *ttlkv_status_name(uint32_t code);
  * valid until the next failing call on this thread or the thread's exit.
  */
 const char *ttlkv_last_error(void);
+
+/**
+ * Gives the live entry `key` of `ns` a new deadline, now + `ttl_ms` (TTLKV_TTL_NEVER: never
+ * expires), without rewriting its value; its version does not change.
+ *
+ * Returns TTLKV_OK; TTLKV_NOT_FOUND (no live entry); TTLKV_INVALID_ARGUMENT;
+ * TTLKV_NAMESPACE_INVALID; TTLKV_KEY_TOO_LONG; TTLKV_TTL_INVALID; TTLKV_CLOSED; TTLKV_FULL;
+ * TTLKV_IO; TTLKV_NO_SPACE; TTLKV_CORRUPTED; TTLKV_STORAGE; TTLKV_PANIC.
+ */
+ttlkv_status ttlkv_touch(struct ttlkv_store *s,
+                         const uint8_t *ns,
+                         size_t ns_len,
+                         const uint8_t *key,
+                         size_t key_len,
+                         uint64_t ttl_ms);
+
+/**
+ * Writes `key` only if it has no live entry (one that expired but is not yet removed counts
+ * as absent), atomically across threads and processes.
+ *
+ * Returns TTLKV_OK (written); TTLKV_CONFLICT (a live entry exists; nothing written); the
+ * errors of `ttlkv_put()`.
+ */
+ttlkv_status ttlkv_add(struct ttlkv_store *s,
+                       const uint8_t *ns,
+                       size_t ns_len,
+                       const uint8_t *key,
+                       size_t key_len,
+                       const uint8_t *value,
+                       size_t value_len,
+                       uint64_t ttl_ms);
+
+/**
+ * Adds `delta` to the counter `key` atomically; on TTLKV_OK `*out` is the new value.
+ * Counters are ASCII decimal signed 64-bit integers ("42", "-7"), readable by every binding.
+ * An existing counter keeps its deadline. A missing key is created with the value `delta`
+ * and the TTL `create_ttl_ms` when `flags` has TTLKV_INCR_CREATE, else TTLKV_NOT_FOUND
+ * (`create_ttl_ms` is then ignored). For a decrement, pass a negative delta.
+ *
+ * Returns TTLKV_OK; TTLKV_NOT_FOUND; TTLKV_NOT_A_COUNTER and TTLKV_OVERFLOW (nothing
+ * written); TTLKV_INVALID_ARGUMENT (`s` or `out` NULL, unknown flags); TTLKV_TTL_INVALID;
+ * the errors of `ttlkv_put()`.
+ */
+ttlkv_status ttlkv_incr(struct ttlkv_store *s,
+                        const uint8_t *ns,
+                        size_t ns_len,
+                        const uint8_t *key,
+                        size_t key_len,
+                        int64_t delta,
+                        uint32_t flags,
+                        uint64_t create_ttl_ms,
+                        int64_t *out);
+
+/**
+ * Removes the live entry `key` and gives its value, atomically (of two callers taking one
+ * key, one gets it). On TTLKV_OK, `*out` holds the value, to release with `ttlkv_buf_free()`.
+ *
+ * Returns TTLKV_OK; TTLKV_NOT_FOUND; the errors of `ttlkv_delete()`.
+ */
+ttlkv_status ttlkv_take(struct ttlkv_store *s,
+                        const uint8_t *ns,
+                        size_t ns_len,
+                        const uint8_t *key,
+                        size_t key_len,
+                        struct ttlkv_buf *out);
+
+/**
+ * `ttlkv_get()` that also gives the entry's version: on TTLKV_OK, `*out` holds the value and
+ * `*version` a number (never 0, never repeated for the key) that changes with every write of
+ * the value (put, add, incr, put_if_version; not touch). Pass it to `ttlkv_put_if_version()`.
+ *
+ * Returns the statuses of `ttlkv_get()` (`version` NULL is TTLKV_INVALID_ARGUMENT).
+ */
+ttlkv_status ttlkv_get_versioned(struct ttlkv_store *s,
+                                 const uint8_t *ns,
+                                 size_t ns_len,
+                                 const uint8_t *key,
+                                 size_t key_len,
+                                 struct ttlkv_buf *out,
+                                 uint64_t *version);
+
+/**
+ * Compare-and-set: writes `key` only if its live entry has version `expected` (from
+ * `ttlkv_get_versioned()`), or, with TTLKV_VERSION_ABSENT, only if it has no live entry. On
+ * TTLKV_OK, `*new_version` is the written entry's version.
+ *
+ * Returns TTLKV_OK; TTLKV_CONFLICT (another version, or none where one was expected: nothing
+ * written); the errors of `ttlkv_put()` (`new_version` NULL is TTLKV_INVALID_ARGUMENT).
+ */
+ttlkv_status ttlkv_put_if_version(struct ttlkv_store *s,
+                                  const uint8_t *ns,
+                                  size_t ns_len,
+                                  const uint8_t *key,
+                                  size_t key_len,
+                                  const uint8_t *value,
+                                  size_t value_len,
+                                  uint64_t ttl_ms,
+                                  uint64_t expected,
+                                  uint64_t *new_version);
+
+/**
+ * Looks up `n` keys of `ns` in one snapshot. On TTLKV_OK, `*out` is a list of `n` items in
+ * the order of `keys`: `ttlkv_key_list_get()` gives the key, `ttlkv_key_list_value()` its
+ * value or TTLKV_NOT_FOUND for a key without a live entry. Release it with
+ * `ttlkv_key_list_free()`.
+ *
+ * Returns TTLKV_OK; TTLKV_BATCH_TOO_LARGE (more than TTLKV_MAX_KEYS_PER_CALL keys);
+ * the errors of `ttlkv_get()`.
+ */
+ttlkv_status ttlkv_get_many(struct ttlkv_store *s,
+                            const uint8_t *ns,
+                            size_t ns_len,
+                            const struct ttlkv_slice *keys,
+                            size_t n,
+                            struct ttlkv_key_list **out);
+
+/**
+ * Removes `n` keys of `ns` in one transaction; on TTLKV_OK `*removed` is how many live
+ * entries went.
+ *
+ * Returns TTLKV_OK; TTLKV_BATCH_TOO_LARGE; the errors of `ttlkv_delete()`.
+ */
+ttlkv_status ttlkv_delete_many(struct ttlkv_store *s,
+                               const uint8_t *ns,
+                               size_t ns_len,
+                               const struct ttlkv_slice *keys,
+                               size_t n,
+                               uint64_t *removed);
+
+/**
+ * Removes every entry of `ns`, in bounded transactions (readers and writers go on between
+ * them); on TTLKV_OK `*removed` is how many live entries went.
+ *
+ * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT; TTLKV_NAMESPACE_INVALID; TTLKV_CLOSED; TTLKV_IO;
+ * TTLKV_NO_SPACE; TTLKV_CORRUPTED; TTLKV_STORAGE; TTLKV_PANIC.
+ */
+ttlkv_status ttlkv_clear(struct ttlkv_store *s,
+                         const uint8_t *ns,
+                         size_t ns_len,
+                         uint64_t *removed);
+
+/**
+ * The number of live entries of `ns` (one snapshot; reads every entry of the namespace).
+ *
+ * Returns the statuses of `ttlkv_keys()`.
+ */
+ttlkv_status ttlkv_count(struct ttlkv_store *s,
+                         const uint8_t *ns,
+                         size_t ns_len,
+                         uint64_t *out);
+
+/**
+ * Every namespace with a live entry, in byte order; on TTLKV_OK `*out` is a list of names
+ * (read with `ttlkv_key_list_get()`).
+ *
+ * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT; TTLKV_CLOSED; TTLKV_CORRUPTED;
+ * TTLKV_READERS_FULL; TTLKV_STORAGE; TTLKV_PANIC.
+ */
+ttlkv_status ttlkv_namespaces(struct ttlkv_store *s,
+                              struct ttlkv_key_list **out);
+
+/**
+ * One page of the live entries of `ns` whose keys start with `prefix`, in key order: at most
+ * `limit` (1 to TTLKV_MAX_KEYS_PER_CALL) of them, from one snapshot. The first page has
+ * `after` NULL; the next passes the last key of the previous page as `after` (entries
+ * strictly after it). Unlike other arguments, `after` NULL means "no cursor", and a non-NULL
+ * pointer with length 0 the empty key. A page shorter than `limit` is the last. On TTLKV_OK,
+ * `*out` is a list of keys and values.
+ *
+ * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`limit` out of range); the errors of
+ * `ttlkv_entries()`.
+ */
+ttlkv_status ttlkv_scan(struct ttlkv_store *s,
+                        const uint8_t *ns,
+                        size_t ns_len,
+                        const uint8_t *prefix,
+                        size_t prefix_len,
+                        const uint8_t *after,
+                        size_t after_len,
+                        size_t limit,
+                        struct ttlkv_key_list **out);
+
+/**
+ * Bounds the bytes of the store's B-tree (TTLKV_STAT_TREE_BYTES) at `max_bytes` (0: no
+ * bound; else at least TTLKV_MIN_MAX_BYTES), for every process using the store: the bound is
+ * kept in the store. `eviction` is TTLKV_EVICTION_SOONEST_DEADLINE (a write that would pass
+ * the bound first evicts entries, soonest deadline first, never one the write itself makes)
+ * or TTLKV_EVICTION_NONE (such a write fails with TTLKV_FULL).
+ *
+ * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (bound or eviction out of range); TTLKV_CLOSED;
+ * the storage errors of `ttlkv_put()`.
+ */
+ttlkv_status ttlkv_set_max_bytes(struct ttlkv_store *s,
+                                 uint64_t max_bytes,
+                                 uint32_t eviction);
+
+/**
+ * The store's size bound: on TTLKV_OK, `*max_bytes` (0: none) and `*eviction` (a
+ * TTLKV_EVICTION_* constant).
+ *
+ * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT; TTLKV_CLOSED; TTLKV_CORRUPTED; TTLKV_PANIC.
+ */
+ttlkv_status ttlkv_max_bytes(struct ttlkv_store *s,
+                             uint64_t *max_bytes,
+                             uint32_t *eviction);
+
+/**
+ * Copies the store into the directory `dest` (NUL-terminated UTF-8; created with mode 0700
+ * when absent, else it must be empty) from one snapshot while readers and writers go on. The
+ * copy opens as a store with every entry, deadline and setting. With TTLKV_BACKUP_COMPACT in
+ * `flags` free pages are left out, so the copy is only as large as the data — the way to
+ * shrink a store's file.
+ *
+ * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`dest` NULL, unknown flags); TTLKV_PATH_INVALID
+ * (not UTF-8, a file, or a directory that is not empty); TTLKV_PERMISSION; TTLKV_NO_SPACE;
+ * TTLKV_IO; TTLKV_CLOSED; TTLKV_STORAGE; TTLKV_PANIC.
+ */
+ttlkv_status ttlkv_backup(struct ttlkv_store *s,
+                          const char *dest,
+                          uint32_t flags);
 
 /**
  * A new options builder with every option at its default: map size 16 MiB, maximum map
@@ -747,11 +1046,13 @@ ttlkv_status ttlkv_key_list_get(const struct ttlkv_key_list *l,
                                 size_t *len);
 
 /**
- * The value at index `i` of a list made by `ttlkv_entries()`: on TTLKV_OK, `*value` points at
- * `*len` bytes owned by the list (valid until `ttlkv_key_list_free()`; never NULL).
+ * The value at index `i` of a list made by `ttlkv_entries()`, `ttlkv_scan()` or
+ * `ttlkv_get_many()`: on TTLKV_OK, `*value` points at `*len` bytes owned by the list (valid
+ * until `ttlkv_key_list_free()`; never NULL).
  *
- * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`l`, `value` or `len` NULL, `i` out of range, or
- * a list made by `ttlkv_keys()`, which holds no values); TTLKV_PANIC.
+ * Returns TTLKV_OK; TTLKV_NOT_FOUND (`ttlkv_get_many()`: that key has no live entry);
+ * TTLKV_INVALID_ARGUMENT (`l`, `value` or `len` NULL, `i` out of range, or a list of keys
+ * only, from `ttlkv_keys()` or `ttlkv_namespaces()`); TTLKV_PANIC.
  */
 ttlkv_status ttlkv_key_list_value(const struct ttlkv_key_list *l,
                                   size_t i,

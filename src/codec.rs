@@ -4,8 +4,10 @@
 //! |---|---|---|
 //! | entry | `ns_len:u8 · ns · key` | `deadline:u64 BE · version:u64 BE · flags:u8 · value` |
 //! | index | `0x00 · deadline:u64 BE · ns_len:u8 · ns · key` | empty |
+//! | settings | `0x01` | `max_bytes:u64 BE · eviction:u8 · version_floor:u64 BE` |
 //!
-//! Both live in LMDB's main database. The namespace is length-prefixed, so `("a:b", "c")` and
+//! All live in LMDB's main database. The settings record is one byte long, so it is no entry
+//! (an entry key with `ns_len` 1 has at least two bytes); absent, every setting has its default. The namespace is length-prefixed, so `("a:b", "c")` and
 //! `("a", "b:c")` never share bytes; `ns_len` is at least 1, so an entry key never starts with
 //! the index prefix 0, and all index records sort before all entries, earliest deadline first.
 
@@ -105,6 +107,68 @@ pub(crate) fn split_entry_key(k: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&k[1..1 + ns_len], &k[1 + ns_len..]))
 }
 
+/// The key of the settings record.
+pub(crate) const SETTINGS_KEY: &[u8] = &[1];
+const SETTINGS_LEN: usize = 17;
+
+/// The versions of a store without a settings record start here: above every version the
+/// first format-1 builds wrote (wall-clock milliseconds << 16, below 2^58 until the year 2109).
+pub(crate) const DEFAULT_VERSION_FLOOR: u64 = 1 << 58;
+
+/// The store-wide settings every process honours (the settings record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Settings {
+    /// The bound on the bytes of the B-tree, 0 for none.
+    pub max_bytes: u64,
+    /// What a write that would pass `max_bytes` does: evict (true) or fail with `Full`.
+    pub evict: bool,
+    /// Versions are `version_floor + (transaction id << 20) + n`: a compacted copy, whose
+    /// transaction ids start again at 1, gets a floor above every version it holds.
+    pub version_floor: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            max_bytes: 0,
+            evict: true,
+            version_floor: DEFAULT_VERSION_FLOOR,
+        }
+    }
+}
+
+impl Settings {
+    pub(crate) fn encode(&self) -> [u8; SETTINGS_LEN] {
+        let mut out = [0u8; SETTINGS_LEN];
+        out[..8].copy_from_slice(&self.max_bytes.to_be_bytes());
+        out[8] = u8::from(self.evict);
+        out[9..].copy_from_slice(&self.version_floor.to_be_bytes());
+        out
+    }
+
+    /// `None` for a record of another length (damage).
+    pub(crate) fn decode(v: &[u8]) -> Option<Settings> {
+        if v.len() != SETTINGS_LEN || v[8] > 1 {
+            return None;
+        }
+        Some(Settings {
+            max_bytes: u64::from_be_bytes(v[..8].try_into().ok()?),
+            evict: v[8] == 1,
+            version_floor: u64::from_be_bytes(v[9..].try_into().ok()?),
+        })
+    }
+}
+
+/// Counters are stored as ASCII decimal signed 64-bit integers, so that every language and
+/// the command line read them; `None` for anything else (no sign-only, no spaces, no `+`).
+pub(crate) fn parse_counter(v: &[u8]) -> Option<i64> {
+    let digits = v.strip_prefix(b"-").unwrap_or(v);
+    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
 /// The decoded header of a stored value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Header {
@@ -169,6 +233,39 @@ mod tests {
         assert!(late.as_bytes() < EntryKey::new(&[0], b"").as_bytes());
         assert!(is_index_key(early.as_bytes()));
         assert!(split_index_key(EntryKey::new(b"ns", b"k").as_bytes()).is_none());
+    }
+
+    #[test]
+    fn settings_and_counters_round_trip() {
+        let s = Settings {
+            max_bytes: 1 << 30,
+            evict: false,
+            version_floor: 99,
+        };
+        assert_eq!(Settings::decode(&s.encode()), Some(s));
+        assert_eq!(Settings::decode(&s.encode()[..16]), None);
+        assert!(split_entry_key(SETTINGS_KEY).is_none() && !is_index_key(SETTINGS_KEY));
+        for (text, n) in [
+            (&b"0"[..], Some(0)),
+            (b"-12", Some(-12)),
+            (b"9223372036854775807", Some(i64::MAX)),
+        ] {
+            assert_eq!(parse_counter(text), n);
+        }
+        assert_eq!(parse_counter(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"1.0",
+            b"9223372036854775808",
+            b"0x10",
+            b"\xff",
+        ] {
+            assert_eq!(parse_counter(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

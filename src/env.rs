@@ -39,7 +39,7 @@
 
 use std::ffi::CStr;
 use std::fs::File;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::ptr;
@@ -802,6 +802,70 @@ impl Env {
         Ok((len < used).then(|| format!("{DATA_FILE} is {len} bytes long but its pages reach byte {used}")))
     }
 
+    /// The id of the last committed write transaction.
+    pub(crate) fn last_txnid(&self) -> Result<u64> {
+        let _gate = self.gate.read();
+        Ok(self.info()?.me_last_txnid as u64)
+    }
+
+    /// Copies the store into directory `dest` (created, mode 0700, when absent; otherwise it
+    /// must be empty) from one read snapshot, while readers and writers go on (LMDB's
+    /// `mdb_env_copy2`); `compact` leaves out free pages and renumbers the rest, so the copy
+    /// is as small as the data. Only `data.mdb` is written (0600); opening the copy makes its
+    /// lock file.
+    pub(crate) fn copy_to(&self, dest: &Path, compact: bool) -> Result<()> {
+        let what = || format!("backing up to {}", dest.display());
+        match std::fs::symlink_metadata(dest) {
+            Ok(m) if !m.is_dir() => {
+                return Err(Error::new(
+                    ErrorKind::PathInvalid,
+                    format!("{}: {} exists and is not a directory", what(), dest.display()),
+                ))
+            }
+            Ok(_) => {
+                let mut entries = std::fs::read_dir(dest).map_err(|e| Error::io(&what(), &e))?;
+                if entries.next().is_some() {
+                    return Err(Error::new(
+                        ErrorKind::PathInvalid,
+                        format!(
+                            "{}: the directory is not empty (a backup goes into a new or empty directory)",
+                            what()
+                        ),
+                    ));
+                }
+                check_directory(dest, false)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(dest)
+                    .map_err(|e| Error::io(&what(), &e))?;
+            }
+            Err(e) => return Err(Error::io(&what(), &e)),
+        }
+        let c = std::ffi::CString::new(dest.as_os_str().as_encoded_bytes()).map_err(|_| {
+            Error::new(
+                ErrorKind::PathInvalid,
+                format!("{}: the path has a NUL byte", what()),
+            )
+        })?;
+        let flags = if compact { ffi::MDB_CP_COMPACT } else { 0 };
+        let rc = {
+            // The copy reads through this process's map: no remap meanwhile.
+            let _gate = self.gate.read();
+            // SAFETY: env is open; c is NUL-terminated.
+            unsafe { ffi::mdb_env_copy2(self.env.env(), c.as_ptr(), flags) }
+        };
+        let data = dest.join(DATA_FILE);
+        if rc != 0 {
+            let _ = std::fs::remove_file(&data);
+            return Err(code_error(&what(), rc));
+        }
+        std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| Error::io(&what(), &e))?;
+        Ok(())
+    }
+
     /// Flushes committed data to disk (the `periodic` flusher, and close).
     pub(crate) fn flush(&self) -> Result<()> {
         let _map = self.write_map.then(|| self.flush.read());
@@ -1256,6 +1320,22 @@ impl ReadTxn<'_> {
         }
     }
 
+    /// Bytes of the pages the data's B-tree uses (branch, leaf and overflow pages of the main
+    /// database; not the free list): O(1), from LMDB's own counts in the transaction.
+    pub(crate) fn tree_bytes(&self) -> Result<u64> {
+        // SAFETY: MDB_stat is plain data that mdb_stat fills; txn is live.
+        let st = unsafe {
+            let mut st: ffi::MDB_stat = std::mem::zeroed();
+            let rc = ffi::mdb_stat(self.txn, self.env.data.dbi(), &mut st);
+            if rc != 0 {
+                return Err(code_error("reading the tree's size", rc));
+            }
+            st
+        };
+        let pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+        Ok((pages * self.env.psize) as u64)
+    }
+
     /// Calls `f(key, value)` for each record whose key is `>= start`, in key order, until `f`
     /// returns false or the database ends. A damaged record ends the scan with an error.
     pub(crate) fn scan_from(&self, start: &[u8], mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
@@ -1333,6 +1413,14 @@ impl Drop for WriteTxn<'_> {
 }
 
 impl WriteTxn<'_> {
+    /// The transaction's id: it grows by one with every committed write of the store, in any
+    /// process, and survives restarts (LMDB keeps it in its meta pages).
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        // SAFETY: txn is live.
+        unsafe { ffi::mdb_txn_id(self.txn) as u64 }
+    }
+
     #[inline]
     pub(crate) fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.put_in(self.env.data.dbi(), key, value)

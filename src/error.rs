@@ -27,6 +27,10 @@ pub enum ErrorKind {
     BatchTooLarge,
     /// The path is not a usable directory name (empty, not UTF-8, or a file).
     PathInvalid,
+    /// `incr` on a value that is not a counter (an ASCII decimal signed 64-bit integer).
+    NotACounter,
+    /// `incr` would take the counter out of the signed 64-bit range.
+    Overflow,
     /// An operating-system I/O failure; the message carries the errno.
     Io,
     /// The map reached its configured maximum size.
@@ -57,6 +61,8 @@ impl ErrorKind {
             ErrorKind::Closed => "closed",
             ErrorKind::BatchTooLarge => "batch_too_large",
             ErrorKind::PathInvalid => "path_invalid",
+            ErrorKind::NotACounter => "not_a_counter",
+            ErrorKind::Overflow => "overflow",
             ErrorKind::Io => "io",
             ErrorKind::Full => "full",
             ErrorKind::Corrupted => "corrupted",

@@ -28,6 +28,11 @@ pub const DEADLINE_NEVER: u64 = NEVER;
 pub const MIN_MAP_SIZE: usize = 16 << 10;
 /// The most reader slots (`max_readers`).
 pub const MAX_READERS: u32 = 1 << 20;
+/// The smallest size bound (`Store::set_max_bytes`), in bytes.
+pub const MIN_MAX_BYTES: u64 = 64 << 10;
+/// The most keys one `get_many` or `delete_many` takes, and the most entries one `scan`
+/// returns: each is one transaction.
+pub const MAX_KEYS_PER_CALL: usize = MAX_BATCH_RECORDS;
 /// The longest `periodic` flush interval.
 pub const MAX_SYNC_INTERVAL: Duration = Duration::from_secs(86_400);
 
@@ -119,6 +124,35 @@ pub(crate) fn options(o: &Options) -> Result<()> {
     } = o.durability
     {
         sync_interval(interval)?;
+    }
+    Ok(())
+}
+
+/// A size bound: at least [`MIN_MAX_BYTES`] (0 is "no bound", given as `None`).
+pub(crate) fn max_bytes(bytes: u64) -> Result<u64> {
+    if bytes < MIN_MAX_BYTES {
+        return Err(invalid(format!(
+            "max_bytes {bytes} is below the smallest bound of {MIN_MAX_BYTES} bytes"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// The keys of one `get_many` or `delete_many`, or the `limit` of one `scan`: 1 (0 keys for
+/// the many-key calls) to [`MAX_KEYS_PER_CALL`].
+pub(crate) fn keys_per_call(what: &str, n: usize, zero_ok: bool) -> Result<()> {
+    if n > MAX_KEYS_PER_CALL || (n == 0 && !zero_ok) {
+        return Err(Error::new(
+            if zero_ok {
+                ErrorKind::BatchTooLarge
+            } else {
+                ErrorKind::InvalidArgument
+            },
+            format!(
+                "{what} {n} is not in {}..={MAX_KEYS_PER_CALL}",
+                u8::from(!zero_ok)
+            ),
+        ));
     }
     Ok(())
 }

@@ -19,6 +19,27 @@ pub enum Durability {
     },
 }
 
+/// What a write that would take the store past its size bound (`Store::set_max_bytes`) does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Eviction {
+    /// Evict entries, soonest deadline first (expired ones first of all, entries that never
+    /// expire last), in the write's own transaction (the default).
+    #[default]
+    SoonestDeadline,
+    /// Evict nothing: the write fails with [`crate::ErrorKind::Full`].
+    None,
+}
+
+impl Eviction {
+    /// The stable name the bindings use: `"soonest_deadline"` or `"none"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Eviction::SoonestDeadline => "soonest_deadline",
+            Eviction::None => "none",
+        }
+    }
+}
+
 /// How a store is opened. The first open of a directory in a process decides; later opens of
 /// the same directory share its environment and their options are ignored.
 #[derive(Clone, Debug)]

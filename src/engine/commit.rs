@@ -18,44 +18,50 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Jobs one transaction takes at most, and bytes of values: transactions stay bounded.
+/// Jobs one transaction takes at most, bytes of values, and records: transactions stay
+/// bounded (and the records of one stay below the engine's per-transaction version range).
 const MAX_JOBS_PER_TXN: usize = 1024;
 const MAX_BYTES_PER_TXN: usize = 64 << 20;
+pub(crate) const MAX_RECORDS_PER_TXN: usize = 1 << 20;
 
-/// What a job weighs: the committer caps the bytes of values one transaction carries.
+/// What a job weighs, and what it gives back: the committer caps the bytes and records one
+/// transaction carries, and hands each writer its own output.
 pub(crate) trait Weigh {
+    type Output;
     fn bytes(&self) -> usize;
+    fn records(&self) -> usize;
 }
 
-struct Job<W> {
+struct Job<W: Weigh> {
     work: W,
     bytes: usize,
+    records: usize,
     /// Set by the leader under the committer's lock; read by the owner under the same lock.
-    result: UnsafeCell<Option<Result<bool>>>,
+    result: UnsafeCell<Option<Result<W::Output>>>,
     cv: Condvar,
 }
 
 /// A pointer to a job on a waiting writer's stack.
-struct JobPtr<W>(*const Job<W>);
+struct JobPtr<W: Weigh>(*const Job<W>);
 
-impl<W> Clone for JobPtr<W> {
+impl<W: Weigh> Clone for JobPtr<W> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<W> Copy for JobPtr<W> {}
+impl<W: Weigh> Copy for JobPtr<W> {}
 
 // SAFETY: a JobPtr is only dereferenced while its owner is blocked in `submit` waiting for it.
-unsafe impl<W> Send for JobPtr<W> {}
+unsafe impl<W: Weigh> Send for JobPtr<W> {}
 
-impl<W> JobPtr<W> {
+impl<W: Weigh> JobPtr<W> {
     /// SAFETY: the job's owner must still be waiting in `submit`.
     unsafe fn job(&self) -> &Job<W> {
         &*self.0
     }
 }
 
-struct State<W> {
+struct State<W: Weigh> {
     queue: VecDeque<JobPtr<W>>,
     leader: bool,
     /// Jobs in the last transaction: their writers are likely to come back at once.
@@ -66,15 +72,15 @@ struct State<W> {
     lingering: bool,
 }
 
-pub(crate) struct Committer<W> {
+pub(crate) struct Committer<W: Weigh> {
     state: Mutex<State<W>>,
     arrivals: Condvar,
 }
 
 // SAFETY: the queue's raw pointers are only dereferenced under the rules of `JobPtr`; the work
 // itself is only read by the one leader at a time.
-unsafe impl<W> Send for Committer<W> {}
-unsafe impl<W> Sync for Committer<W> {}
+unsafe impl<W: Weigh> Send for Committer<W> {}
+unsafe impl<W: Weigh> Sync for Committer<W> {}
 
 /// A leader lingers only when transactions are this slow (an fsync), and at most a quarter of
 /// a transaction's time or this long: waiting costs little next to the fsync it shares.
@@ -117,11 +123,17 @@ impl<W: Weigh> Committer<W> {
 
     /// Applies `work` together with whatever other writers queued meanwhile, through `apply`
     /// (one call per batch, one result per job, in order), and returns this job's result.
-    pub(crate) fn submit(&self, work: W, apply: impl Fn(&[&W]) -> Vec<Result<bool>>) -> Result<bool> {
+    pub(crate) fn submit(
+        &self,
+        work: W,
+        apply: impl Fn(&[&W]) -> Vec<Result<W::Output>>,
+    ) -> Result<W::Output> {
         let bytes = work.bytes();
+        let records = work.records();
         let job = Job {
             work,
             bytes,
+            records,
             result: UnsafeCell::new(None),
             cv: Condvar::new(),
         };
@@ -146,14 +158,18 @@ impl<W: Weigh> Committer<W> {
         loop {
             self.linger(&mut st);
             let mut batch = Vec::new();
-            let mut bytes = 0;
+            let (mut bytes, mut records) = (0, 0);
             while let Some(&p) = st.queue.front() {
                 // SAFETY: queued jobs' owners are waiting.
-                let b = unsafe { p.job() }.bytes;
-                if !batch.is_empty() && (batch.len() >= MAX_JOBS_PER_TXN || bytes + b > MAX_BYTES_PER_TXN) {
+                let (b, r) = unsafe { (p.job().bytes, p.job().records) };
+                let over = batch.len() >= MAX_JOBS_PER_TXN
+                    || bytes + b > MAX_BYTES_PER_TXN
+                    || records + r > MAX_RECORDS_PER_TXN;
+                if !batch.is_empty() && over {
                     break;
                 }
                 bytes += b;
+                records += r;
                 batch.push(p);
                 st.queue.pop_front();
             }

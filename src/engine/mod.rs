@@ -4,6 +4,7 @@
 
 pub(crate) mod commit;
 pub(crate) mod expiry;
+mod ops;
 pub(crate) mod registry;
 mod verify;
 
@@ -13,13 +14,16 @@ use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
 use crate::clock::Clock;
-use crate::codec::{
-    is_index_key, split_index_key, EntryKey, Header, IndexKey, HEADER_LEN, INDEX_PREFIX, NEVER,
-};
+use crate::codec::{is_index_key, split_index_key, Header, Settings, INDEX_PREFIX, NEVER, SETTINGS_KEY};
 use crate::env::{Env, WriteKind, WriteTxn};
 use crate::error::{ErrorKind, Result};
 use crate::options::Durability;
-use commit::{Committer, Weigh};
+use commit::{Committer, Weigh, MAX_RECORDS_PER_TXN};
+
+/// A transaction's versions are `floor + (id << VERSION_SHIFT) + n`, n below the most records
+/// one transaction carries.
+pub(crate) const VERSION_SHIFT: u32 = 20;
+const _: () = assert!(MAX_RECORDS_PER_TXN <= 1 << VERSION_SHIFT);
 
 /// One validated record to write.
 pub(crate) struct PutOp<'a> {
@@ -29,18 +33,90 @@ pub(crate) struct PutOp<'a> {
     pub deadline: u64,
 }
 
-/// A writer's request. The records of one `Put` are atomic together. Adding an operation is
-/// a variant here and its arm in [`Core::apply_batch`].
+/// A writer's request, validated by the store layer. Each is atomic; the records of one `Put`
+/// are atomic together. Adding a write operation is a variant here, its [`Outcome`], and its
+/// function in `ops.rs` called from [`Core::apply`].
 pub(crate) enum Work<'a> {
     Put(&'a [PutOp<'a>]),
-    Delete { ns: &'a [u8], key: &'a [u8] },
+    Delete {
+        ns: &'a [u8],
+        key: &'a [u8],
+    },
+    DeleteMany {
+        ns: &'a [u8],
+        keys: &'a [&'a [u8]],
+    },
+    Touch {
+        ns: &'a [u8],
+        key: &'a [u8],
+        deadline: u64,
+    },
+    /// Put only if no live entry has the key.
+    Add(PutOp<'a>),
+    /// Put only if the live entry has this version (`None`: only if there is none).
+    PutIfVersion {
+        op: PutOp<'a>,
+        expected: Option<u64>,
+    },
+    /// Add `delta`; a missing key is created with this deadline, or left missing (`None`).
+    Incr {
+        ns: &'a [u8],
+        key: &'a [u8],
+        delta: i64,
+        create: Option<u64>,
+    },
+    Take {
+        ns: &'a [u8],
+        key: &'a [u8],
+    },
+    /// The store-wide size bound (0: none) and whether passing it evicts.
+    SetBound {
+        max_bytes: u64,
+        evict: bool,
+    },
+    /// Raises the version floor (a compacted copy's, see `Store::backup`).
+    RaiseVersionFloor(u64),
+}
+
+/// What a [`Work`] gives back (the variant its operation documents).
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Put, delete, touch, add: whether it was done (a live entry removed, touched, added).
+    Done(bool),
+    /// DeleteMany: how many live entries went.
+    Count(u64),
+    /// Incr: the new value, or `None` for a missing key that was not to be created.
+    Counter(Option<i64>),
+    /// Take: the value of the live entry removed.
+    Value(Option<Vec<u8>>),
+    /// PutIfVersion: the new version, or `None` for a conflict.
+    Version(Option<u64>),
+}
+
+impl Outcome {
+    /// The answer of an operation documented to give [`Outcome::Done`].
+    pub(crate) fn done(self) -> bool {
+        matches!(self, Outcome::Done(true))
+    }
 }
 
 impl Weigh for Work<'_> {
+    type Output = Outcome;
+
     fn bytes(&self) -> usize {
         match self {
             Work::Put(ops) => ops.iter().map(|o| o.key.len() + o.value.len()).sum(),
-            Work::Delete { .. } => 0,
+            Work::Add(op) | Work::PutIfVersion { op, .. } => op.key.len() + op.value.len(),
+            Work::DeleteMany { keys, .. } => keys.iter().map(|k| k.len()).sum(),
+            _ => 0,
+        }
+    }
+
+    fn records(&self) -> usize {
+        match self {
+            Work::Put(ops) => ops.len(),
+            Work::DeleteMany { keys, .. } => keys.len(),
+            _ => 1,
         }
     }
 }
@@ -48,7 +124,44 @@ impl Weigh for Work<'_> {
 impl Work<'_> {
     /// Whether the work may add data (and so may not use the room kept for deletes).
     fn fills(&self) -> bool {
-        matches!(self, Work::Put(_))
+        !matches!(
+            self,
+            Work::Delete { .. } | Work::DeleteMany { .. } | Work::Take { .. }
+        )
+    }
+
+    /// The earliest deadline the work may write (for the expiry thread's wake-up).
+    fn min_deadline(&self) -> u64 {
+        match self {
+            Work::Put(ops) => ops.iter().map(|o| o.deadline).min().unwrap_or(NEVER),
+            Work::Add(op) | Work::PutIfVersion { op, .. } => op.deadline,
+            Work::Touch { deadline, .. } => *deadline,
+            Work::Incr { create: Some(d), .. } => *d,
+            _ => NEVER,
+        }
+    }
+}
+
+/// What one write transaction knows while it applies its jobs.
+pub(crate) struct TxnCtx {
+    /// The store's "now" for every job of the transaction.
+    pub now: u64,
+    /// The store-wide settings, read in the transaction.
+    pub settings: Settings,
+    /// Every version this transaction gives is at least this; versions of earlier
+    /// transactions are all below it (see [`Settings::version_floor`]).
+    pub first_version: u64,
+    next_version: u64,
+}
+
+impl TxnCtx {
+    /// A version for a record that had `old` (or none): above every earlier version of the
+    /// store and above the key's own.
+    #[inline]
+    pub(crate) fn version(&mut self, old: Option<u64>) -> u64 {
+        let v = self.next_version.max(old.map_or(0, |o| o.saturating_add(1)));
+        self.next_version = v + 1;
+        v
     }
 }
 
@@ -75,6 +188,10 @@ pub struct Stats {
     pub map_size: u64,
     /// Bytes of the map in use.
     pub used_bytes: u64,
+    /// Entries evicted to keep the store within its size bound, by this process.
+    pub evicted: u64,
+    /// Bytes of the B-tree's pages (what the size bound `max_bytes` bounds).
+    pub tree_bytes: u64,
     /// Idle read transactions this process keeps for reuse, each holding one of the reader
     /// slots every process shares; given back when the process stops reading.
     pub pooled_readers: u64,
@@ -98,6 +215,8 @@ impl Stats {
         ("write_commits", |s| s.write_commits),
         ("write_calls", |s| s.write_calls),
         ("pooled_readers", |s| s.pooled_readers),
+        ("evicted", |s| s.evicted),
+        ("tree_bytes", |s| s.tree_bytes),
     ];
 }
 
@@ -130,6 +249,7 @@ pub(crate) struct Counters {
     pub readers_reclaimed: AtomicU64,
     pub write_commits: AtomicU64,
     pub write_calls: AtomicU64,
+    pub evicted: AtomicU64,
     pub last_error: Mutex<Option<String>>,
 }
 
@@ -146,7 +266,6 @@ pub(crate) struct Core {
     expiry_batch_now: std::sync::atomic::AtomicUsize,
     pub counters: Counters,
     pub(crate) committer: Committer<Work<'static>>,
-    hlc: AtomicU64,
     high_water: AtomicU64,
     /// The deadline the expiry thread will wake for; writers lower it (never raise it).
     pub next_wake: AtomicU64,
@@ -157,52 +276,47 @@ pub(crate) struct Core {
 
 impl Core {
     /// Applies `work` durably (as the durability mode defines it), sharing one transaction and
-    /// one commit with the writers queued beside it; for a delete, whether a live entry went.
-    pub(crate) fn write(&self, work: Work<'_>) -> Result<bool> {
+    /// one commit with the writers queued beside it.
+    pub(crate) fn write(&self, work: Work<'_>) -> Result<Outcome> {
         // SAFETY: the lifetime is erased only for the committer's queue: `submit` returns only
         // once the job is done, and no one touches the job after that.
         let work: Work<'static> = unsafe { std::mem::transmute::<Work<'_>, Work<'static>>(work) };
         self.committer.submit(work, |batch| self.apply_batch(batch))
     }
 
-    /// Applies a batch in one transaction. If the map is full at its maximum, falls back to one
-    /// transaction per job so that one large job does not fail the small ones beside it.
-    fn apply_batch(&self, jobs: &[&Work<'_>]) -> Vec<Result<bool>> {
+    /// Applies a batch in one transaction. If the map (or the size bound, without eviction) is
+    /// full, falls back to one transaction per job so that one large job does not fail the
+    /// small ones beside it. A job's own failure (a value that is no counter) fails that job
+    /// alone and writes nothing of it.
+    fn apply_batch(&self, jobs: &[&Work<'_>]) -> Vec<Result<Outcome>> {
         match self.apply_together(jobs) {
-            Ok(r) => r.into_iter().map(Ok).collect(),
+            Ok(r) => r,
             Err(e) if e.kind() == ErrorKind::Full && jobs.len() > 1 => jobs
                 .iter()
-                .map(|j| {
-                    self.apply_together(std::slice::from_ref(j))
-                        .map(|mut r| r.pop().unwrap_or(false))
+                .map(|j| match self.apply_together(std::slice::from_ref(j)) {
+                    Ok(mut r) => r.pop().expect("one result per job"),
+                    Err(e) => Err(e),
                 })
                 .collect(),
             Err(e) => jobs.iter().map(|_| Err(e.clone())).collect(),
         }
     }
 
-    fn apply_together(&self, jobs: &[&Work<'_>]) -> Result<Vec<bool>> {
+    fn apply_together(&self, jobs: &[&Work<'_>]) -> Result<Vec<Result<Outcome>>> {
         let now = self.now_ms();
-        let mut min_deadline = NEVER;
         // A batch that adds anything may not eat into the room kept for deletes.
-        let kind = if jobs.iter().any(|j| j.fills()) {
-            WriteKind::Fills
-        } else {
-            WriteKind::Frees
-        };
+        let fills = jobs.iter().any(|j| j.fills());
+        let kind = if fills { WriteKind::Fills } else { WriteKind::Frees };
+        let mut evicted = 0u64;
         let results = self.env.write(kind, |txn| {
+            evicted = 0;
+            let mut ctx = self.txn_ctx(txn, now)?;
             let mut results = Vec::with_capacity(jobs.len());
             for j in jobs {
-                match j {
-                    Work::Put(ops) => {
-                        for op in ops.iter() {
-                            self.apply_put(txn, op.ns, op.key, op.value, op.deadline, now)?;
-                            min_deadline = min_deadline.min(op.deadline);
-                        }
-                        results.push(true);
-                    }
-                    Work::Delete { ns, key } => results.push(self.apply_delete(txn, ns, key, now)?),
-                }
+                results.push(self.apply(txn, &mut ctx, j)?);
+            }
+            if fills && ctx.settings.max_bytes > 0 {
+                evicted = self.keep_bound(txn, &ctx)?;
             }
             Ok(results)
         })?;
@@ -210,10 +324,32 @@ impl Core {
         self.counters
             .write_calls
             .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        self.counters.evicted.fetch_add(evicted, Ordering::Relaxed);
+        let min_deadline = jobs.iter().map(|j| j.min_deadline()).min().unwrap_or(NEVER);
         if min_deadline != NEVER {
             self.note_deadline(min_deadline);
         }
         Ok(results)
+    }
+
+    /// The context of a write transaction: its settings and its first version.
+    pub(crate) fn txn_ctx(&self, txn: &WriteTxn<'_>, now: u64) -> Result<TxnCtx> {
+        let settings = match txn.get(SETTINGS_KEY)? {
+            None => Settings::default(),
+            Some(v) => Settings::decode(v).ok_or_else(|| {
+                crate::error::Error::new(
+                    ErrorKind::Corrupted,
+                    "the store's settings record is damaged (run verify)",
+                )
+            })?,
+        };
+        let first_version = settings.version_floor.saturating_add(txn.id() << VERSION_SHIFT);
+        Ok(TxnCtx {
+            now,
+            settings,
+            first_version,
+            next_version: first_version,
+        })
     }
 
     /// The store's "now": the clock's reading, but never earlier than one this process already
@@ -229,77 +365,6 @@ impl Core {
         } else {
             seen
         }
-    }
-
-    /// A hybrid logical clock: wall-clock ms in the high 48 bits, a counter in the low 16,
-    /// never going backwards within this process.
-    fn next_version(&self, now: u64) -> u64 {
-        let candidate = now << 16;
-        let prev = self
-            .hlc
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-                Some(candidate.max(p + 1))
-            })
-            .unwrap_or(0);
-        candidate.max(prev + 1)
-    }
-
-    /// Writes one record (the caller validated it) inside `txn`.
-    pub(crate) fn apply_put(
-        &self,
-        txn: &mut WriteTxn<'_>,
-        ns: &[u8],
-        key: &[u8],
-        value: &[u8],
-        deadline: u64,
-        now: u64,
-    ) -> Result<()> {
-        let ek = EntryKey::new(ns, key);
-        if let Some(old) = txn.get(ek.as_bytes())? {
-            if let Some((h, _)) = Header::decode(old) {
-                if h.deadline != NEVER {
-                    txn.del(IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
-                }
-            }
-        }
-        let header = Header {
-            deadline,
-            version: self.next_version(now),
-            flags: 0,
-        };
-        txn.put_with(ek.as_bytes(), HEADER_LEN + value.len(), |buf| {
-            header.encode_into(buf);
-            buf[HEADER_LEN..].copy_from_slice(value);
-        })?;
-        if deadline != NEVER {
-            txn.put(IndexKey::new(deadline, ek.as_bytes()).as_bytes(), &[])?;
-        }
-        Ok(())
-    }
-
-    /// Removes one entry inside `txn`; true if a live one was there.
-    pub(crate) fn apply_delete(
-        &self,
-        txn: &mut WriteTxn<'_>,
-        ns: &[u8],
-        key: &[u8],
-        now: u64,
-    ) -> Result<bool> {
-        let ek = EntryKey::new(ns, key);
-        let live = match txn.get(ek.as_bytes())? {
-            None => return Ok(false),
-            Some(old) => match Header::decode(old) {
-                Some((h, _)) => {
-                    if h.deadline != NEVER {
-                        txn.del(IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
-                    }
-                    h.is_live(now)
-                }
-                None => false,
-            },
-        };
-        txn.del(ek.as_bytes())?;
-        Ok(live)
     }
 
     /// Tells the expiry thread about a deadline earlier than the one it sleeps for.

@@ -90,7 +90,6 @@ pub(crate) fn open_shared(path: &Path, identity: Identity, opts: &Options) -> Re
         expiry_batch_now: std::sync::atomic::AtomicUsize::new(opts.expiry_batch),
         counters: Counters::default(),
         committer: Committer::new(),
-        hlc: AtomicU64::new(now << 16),
         high_water: AtomicU64::new(now),
         next_wake: AtomicU64::new(0),
         wake_tx,

@@ -2,7 +2,10 @@
 //! record read through the bounds checks, and the data file against its pages.
 
 use super::{Core, VerifyReport};
-use crate::codec::{is_index_key, split_entry_key, split_index_key, Header, IndexKey, INDEX_OVERHEAD, NEVER};
+use crate::codec::{
+    is_index_key, split_entry_key, split_index_key, Header, IndexKey, Settings, INDEX_OVERHEAD, NEVER,
+    SETTINGS_KEY,
+};
 use crate::error::Result;
 
 impl Core {
@@ -40,6 +43,15 @@ impl Core {
                     return true;
                 }
                 if crate::env::is_database_record(k) {
+                    return true;
+                }
+                if k == SETTINGS_KEY {
+                    if Settings::decode(v).is_none() {
+                        problem(
+                            &mut r,
+                            format!("the settings record ({} bytes) is damaged", v.len()),
+                        );
+                    }
                     return true;
                 }
                 r.entries += 1;

@@ -1,4 +1,5 @@
-//! Lists returned by `ttlkv_keys` and `ttlkv_entries`.
+//! Lists returned by `ttlkv_keys`, `ttlkv_entries`, `ttlkv_scan`, `ttlkv_get_many` and
+//! `ttlkv_namespaces`.
 
 use super::cast::{try_ref, BoxCastPtr, Castable, OwnershipBox};
 use super::status::invalid;
@@ -16,6 +17,8 @@ pub struct ttlkv_key_list {
 pub(crate) enum KeyList {
     Keys(Vec<Vec<u8>>),
     Entries(Vec<(Vec<u8>, Vec<u8>)>),
+    /// `ttlkv_get_many()`: each key asked for, and its value when it has a live entry.
+    Found(Vec<(Vec<u8>, Option<Vec<u8>>)>),
 }
 
 impl KeyList {
@@ -23,6 +26,7 @@ impl KeyList {
         match self {
             KeyList::Keys(k) => k.len(),
             KeyList::Entries(e) => e.len(),
+            KeyList::Found(f) => f.len(),
         }
     }
 
@@ -30,6 +34,7 @@ impl KeyList {
         match self {
             KeyList::Keys(k) => k.get(i).map(|k| &k[..]),
             KeyList::Entries(e) => e.get(i).map(|(k, _)| &k[..]),
+            KeyList::Found(f) => f.get(i).map(|(k, _)| &k[..]),
         }
     }
 }
@@ -79,11 +84,13 @@ pub unsafe extern "C" fn ttlkv_key_list_get(
     })
 }
 
-/// The value at index `i` of a list made by `ttlkv_entries()`: on TTLKV_OK, `*value` points at
-/// `*len` bytes owned by the list (valid until `ttlkv_key_list_free()`; never NULL).
+/// The value at index `i` of a list made by `ttlkv_entries()`, `ttlkv_scan()` or
+/// `ttlkv_get_many()`: on TTLKV_OK, `*value` points at `*len` bytes owned by the list (valid
+/// until `ttlkv_key_list_free()`; never NULL).
 ///
-/// Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`l`, `value` or `len` NULL, `i` out of range, or
-/// a list made by `ttlkv_keys()`, which holds no values); TTLKV_PANIC.
+/// Returns TTLKV_OK; TTLKV_NOT_FOUND (`ttlkv_get_many()`: that key has no live entry);
+/// TTLKV_INVALID_ARGUMENT (`l`, `value` or `len` NULL, `i` out of range, or a list of keys
+/// only, from `ttlkv_keys()` or `ttlkv_namespaces()`); TTLKV_PANIC.
 #[no_mangle]
 pub unsafe extern "C" fn ttlkv_key_list_value(
     l: *const ttlkv_key_list,
@@ -95,19 +102,24 @@ pub unsafe extern "C" fn ttlkv_key_list_value(
         let list: &KeyList = try_handle!(l, "list");
         try_out!(value, "value");
         try_out!(len, "len");
-        let entries = match list {
-            KeyList::Entries(e) => e,
+        let found = match list {
+            KeyList::Entries(e) => e.get(i).map(|(_, v)| Some(v)),
+            KeyList::Found(f) => f.get(i).map(|(_, v)| v.as_ref()),
             KeyList::Keys(_) => {
                 return invalid(format_args!(
-                    "the list was made by ttlkv_keys and holds no values (use ttlkv_entries)"
+                    "the list holds keys only, no values (ttlkv_entries, ttlkv_scan and ttlkv_get_many make lists with values)"
                 ))
             }
         };
-        let Some((_, v)) = entries.get(i) else {
-            return invalid(format_args!(
-                "index {i} is out of range (the list has {})",
-                entries.len()
-            ));
+        let v = match found {
+            Some(Some(v)) => v,
+            Some(None) => return TTLKV_NOT_FOUND,
+            None => {
+                return invalid(format_args!(
+                    "index {i} is out of range (the list has {})",
+                    list.len()
+                ))
+            }
         };
         *value = v.as_ptr();
         *len = v.len();

@@ -21,6 +21,7 @@ pub(crate) mod panic;
 #[macro_use]
 pub(crate) mod cast;
 mod closer;
+mod ops;
 mod options;
 mod status;
 mod store;
@@ -67,6 +68,13 @@ pub const TTLKV_MAX_BATCH_RECORDS: usize = 100000;
 /// The most bytes of keys and values one `ttlkv_put_many()` takes (1 GiB).
 pub const TTLKV_MAX_BATCH_BYTES: usize = 1073741824;
 
+/// The most keys one `ttlkv_get_many()` or `ttlkv_delete_many()` takes, and the largest
+/// `limit` of `ttlkv_scan()`.
+pub const TTLKV_MAX_KEYS_PER_CALL: usize = 100000;
+
+/// The smallest size bound `ttlkv_set_max_bytes()` takes (64 KiB).
+pub const TTLKV_MIN_MAX_BYTES: u64 = 65536;
+
 /// `ttlkv_stat()`: entries removed because they expired (by the background thread or
 /// `ttlkv_purge_expired()`), in this process.
 pub const TTLKV_STAT_EXPIRED_REMOVED: u32 = 0;
@@ -90,12 +98,18 @@ pub const TTLKV_STAT_WRITE_CALLS: u32 = 8;
 /// `ttlkv_stat()`: idle read transactions this process keeps for reuse, each holding one of
 /// the reader slots every process shares (given back when the process stops reading).
 pub const TTLKV_STAT_POOLED_READERS: u32 = 9;
+/// `ttlkv_stat()`: entries evicted by this process to keep the store within its size bound.
+pub const TTLKV_STAT_EVICTED: u32 = 10;
+/// `ttlkv_stat()`: bytes of the store's B-tree pages, what `ttlkv_set_max_bytes()` bounds.
+pub const TTLKV_STAT_TREE_BYTES: u32 = 11;
 
 // The header's numbers are written out (cbindgen copies expressions verbatim); these keep them
 // equal to the core's.
 const _: () = assert!(TTLKV_TTL_NEVER == u64::MAX && TTLKV_DEADLINE_NEVER == crate::DEADLINE_NEVER);
 const _: () = assert!(TTLKV_MAX_NAMESPACE_LEN == crate::MAX_NAMESPACE_LEN);
 const _: () = assert!(TTLKV_MAX_VALUE_LEN == crate::MAX_VALUE_LEN);
+const _: () = assert!(TTLKV_MAX_KEYS_PER_CALL == crate::MAX_KEYS_PER_CALL);
+const _: () = assert!(TTLKV_MIN_MAX_BYTES == crate::MIN_MAX_BYTES);
 const _: () = assert!(TTLKV_MAX_BATCH_RECORDS == crate::MAX_BATCH_RECORDS);
 const _: () = assert!(TTLKV_MAX_BATCH_BYTES == crate::MAX_BATCH_BYTES);
 
@@ -209,6 +223,8 @@ mod tests {
             (TTLKV_STAT_WRITE_COMMITS, "write_commits"),
             (TTLKV_STAT_WRITE_CALLS, "write_calls"),
             (TTLKV_STAT_POOLED_READERS, "pooled_readers"),
+            (TTLKV_STAT_EVICTED, "evicted"),
+            (TTLKV_STAT_TREE_BYTES, "tree_bytes"),
         ];
         assert_eq!(
             numbered.len(),

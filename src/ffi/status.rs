@@ -22,6 +22,10 @@ pub enum ttlkv_status {
     /// No live entry has that key (absent, expired, or deleted). An ordinary result, not an
     /// error: `ttlkv_last_error()` is not changed.
     TTLKV_NOT_FOUND = 1,
+    /// The write's condition does not hold, so nothing was written: `ttlkv_add()` found a live
+    /// entry, `ttlkv_put_if_version()` found another version (or an entry where it expected
+    /// none). An ordinary result, not an error: `ttlkv_last_error()` is not changed.
+    TTLKV_CONFLICT = 2,
     /// A NULL pointer with a non-zero length, a NULL output pointer, an option value out of its
     /// range, or an index out of range.
     TTLKV_INVALID_ARGUMENT = 100,
@@ -42,6 +46,11 @@ pub enum ttlkv_status {
     TTLKV_BUFFER_TOO_SMALL = 107,
     /// The path is not UTF-8, is empty, or names something that is not a directory.
     TTLKV_PATH_INVALID = 108,
+    /// `ttlkv_incr()`: the value is not a counter (an ASCII decimal signed 64-bit integer);
+    /// nothing was written.
+    TTLKV_NOT_A_COUNTER = 109,
+    /// `ttlkv_incr()`: the sum leaves the signed 64-bit range; the counter is unchanged.
+    TTLKV_OVERFLOW = 110,
     /// An operating-system I/O failure; the detail carries the errno.
     TTLKV_IO = 200,
     /// The map reached the configured maximum size (`ttlkv_options_set_max_map_size()`).
@@ -67,9 +76,10 @@ use ttlkv_status::*;
 
 impl ttlkv_status {
     /// Every status, in number order.
-    pub const ALL: [ttlkv_status; 20] = [
+    pub const ALL: [ttlkv_status; 23] = [
         TTLKV_OK,
         TTLKV_NOT_FOUND,
+        TTLKV_CONFLICT,
         TTLKV_INVALID_ARGUMENT,
         TTLKV_NAMESPACE_INVALID,
         TTLKV_KEY_TOO_LONG,
@@ -79,6 +89,8 @@ impl ttlkv_status {
         TTLKV_BATCH_TOO_LARGE,
         TTLKV_BUFFER_TOO_SMALL,
         TTLKV_PATH_INVALID,
+        TTLKV_NOT_A_COUNTER,
+        TTLKV_OVERFLOW,
         TTLKV_IO,
         TTLKV_FULL,
         TTLKV_CORRUPTED,
@@ -93,29 +105,7 @@ impl ttlkv_status {
     /// The status with number `code`, if there is one. A code that comes from C is converted
     /// this way, never transmuted: an unknown number is not a valid `ttlkv_status` in Rust.
     pub fn from_u32(code: u32) -> Option<ttlkv_status> {
-        Some(match code {
-            0 => TTLKV_OK,
-            1 => TTLKV_NOT_FOUND,
-            100 => TTLKV_INVALID_ARGUMENT,
-            101 => TTLKV_NAMESPACE_INVALID,
-            102 => TTLKV_KEY_TOO_LONG,
-            103 => TTLKV_VALUE_TOO_LARGE,
-            104 => TTLKV_TTL_INVALID,
-            105 => TTLKV_CLOSED,
-            106 => TTLKV_BATCH_TOO_LARGE,
-            107 => TTLKV_BUFFER_TOO_SMALL,
-            108 => TTLKV_PATH_INVALID,
-            200 => TTLKV_IO,
-            201 => TTLKV_FULL,
-            202 => TTLKV_CORRUPTED,
-            203 => TTLKV_INCOMPATIBLE,
-            204 => TTLKV_NO_SPACE,
-            205 => TTLKV_PERMISSION,
-            206 => TTLKV_READERS_FULL,
-            207 => TTLKV_STORAGE,
-            900 => TTLKV_PANIC,
-            _ => return None,
-        })
+        ttlkv_status::ALL.iter().copied().find(|s| *s as u32 == code)
     }
 
     /// The status of an error kind: one status per kind.
@@ -129,6 +119,8 @@ impl ttlkv_status {
             ErrorKind::Closed => TTLKV_CLOSED,
             ErrorKind::BatchTooLarge => TTLKV_BATCH_TOO_LARGE,
             ErrorKind::PathInvalid => TTLKV_PATH_INVALID,
+            ErrorKind::NotACounter => TTLKV_NOT_A_COUNTER,
+            ErrorKind::Overflow => TTLKV_OVERFLOW,
             ErrorKind::Io => TTLKV_IO,
             ErrorKind::Full => TTLKV_FULL,
             ErrorKind::Corrupted => TTLKV_CORRUPTED,
@@ -145,6 +137,7 @@ impl ttlkv_status {
         match self {
             TTLKV_OK => b"ok\0",
             TTLKV_NOT_FOUND => b"not found\0",
+            TTLKV_CONFLICT => b"conflict (the key is live, or has another version)\0",
             TTLKV_INVALID_ARGUMENT => b"invalid argument\0",
             TTLKV_NAMESPACE_INVALID => b"namespace invalid (1 to 255 bytes)\0",
             TTLKV_KEY_TOO_LONG => b"key too long\0",
@@ -154,6 +147,8 @@ impl ttlkv_status {
             TTLKV_BATCH_TOO_LARGE => b"batch too large\0",
             TTLKV_BUFFER_TOO_SMALL => b"buffer too small\0",
             TTLKV_PATH_INVALID => b"path invalid\0",
+            TTLKV_NOT_A_COUNTER => b"not a counter (an ASCII decimal signed 64-bit integer)\0",
+            TTLKV_OVERFLOW => b"counter overflow (signed 64-bit)\0",
             TTLKV_IO => b"I/O error\0",
             TTLKV_FULL => b"store full (max map size reached)\0",
             TTLKV_CORRUPTED => b"store corrupted\0",
@@ -172,6 +167,7 @@ impl ttlkv_status {
         match self {
             TTLKV_OK => "ok",
             TTLKV_NOT_FOUND => "not_found",
+            TTLKV_CONFLICT => "conflict",
             TTLKV_BUFFER_TOO_SMALL => "buffer_too_small",
             TTLKV_PANIC => "panic",
             s => ALL_KINDS
@@ -184,7 +180,7 @@ impl ttlkv_status {
 }
 
 /// Every error kind, for the mapping tests and [`ttlkv_status::name`].
-pub(crate) const ALL_KINDS: [ErrorKind; 16] = [
+pub(crate) const ALL_KINDS: [ErrorKind; 18] = [
     ErrorKind::InvalidArgument,
     ErrorKind::NamespaceInvalid,
     ErrorKind::KeyTooLong,
@@ -193,6 +189,8 @@ pub(crate) const ALL_KINDS: [ErrorKind; 16] = [
     ErrorKind::Closed,
     ErrorKind::BatchTooLarge,
     ErrorKind::PathInvalid,
+    ErrorKind::NotACounter,
+    ErrorKind::Overflow,
     ErrorKind::Io,
     ErrorKind::Full,
     ErrorKind::Corrupted,
@@ -287,6 +285,8 @@ mod tests {
                     | ErrorKind::Closed
                     | ErrorKind::BatchTooLarge
                     | ErrorKind::PathInvalid
+                    | ErrorKind::NotACounter
+                    | ErrorKind::Overflow
             );
             assert_eq!(n < 200, caller, "{kind:?}");
         }
@@ -304,7 +304,7 @@ mod tests {
             .filter(|c| ttlkv_status::from_u32(*c).is_some())
             .count();
         assert_eq!(known, ttlkv_status::ALL.len());
-        for c in [2, 99, 109, 199, 208, 899, 901, u32::MAX / 2, u32::MAX] {
+        for c in [3, 99, 111, 199, 208, 899, 901, u32::MAX / 2, u32::MAX] {
             assert_eq!(ttlkv_status::from_u32(c), None);
         }
     }

@@ -41,7 +41,7 @@ pub struct ttlkv_buf {
 }
 
 impl ttlkv_buf {
-    fn from_vec(v: Vec<u8>) -> ttlkv_buf {
+    pub(crate) fn from_vec(v: Vec<u8>) -> ttlkv_buf {
         // `to_vec` made the vector with capacity == length, so this does not reallocate.
         let boxed = v.into_boxed_slice();
         let len = boxed.len();

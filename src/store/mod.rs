@@ -2,6 +2,7 @@
 //! their lifetimes, and the checks of each call (in limits.rs) before the engine does the work.
 
 mod namespace;
+mod ops;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,15 +15,17 @@ use parking_lot::{RwLock, RwLockReadGuard};
 use crate::codec::{EntryKey, Header};
 use crate::engine::registry::{open_shared, release, Shared};
 use crate::engine::Core;
-use crate::engine::{PutOp, Work};
+use crate::engine::{Outcome, PutOp, Work};
 pub use crate::engine::{Stats, VerifyReport};
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{self, deadline_for, ttl_ms};
 pub use crate::limits::{
-    DEADLINE_NEVER, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_NAMESPACE_LEN, MAX_VALUE_LEN, TTL_NEVER,
+    DEADLINE_NEVER, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_KEYS_PER_CALL, MAX_NAMESPACE_LEN, MAX_VALUE_LEN,
+    MIN_MAX_BYTES, TTL_NEVER,
 };
-pub use crate::options::{Durability, Options};
+pub use crate::options::{Durability, Eviction, Options};
 pub use namespace::Namespace;
+pub use ops::Versioned;
 
 /// One record of [`Store::put_many_ms`]: `(namespace, key, value, ttl_ms)`.
 pub type RecordMs<'a> = (&'a [u8], &'a [u8], &'a [u8], u64);
@@ -197,7 +200,7 @@ impl Store {
             value,
             deadline,
         }]))
-        .map(|_| ())
+        .map(drop)
     }
 
     /// Writes every record in one transaction: all or none.
@@ -231,7 +234,7 @@ impl Store {
         if ops.is_empty() {
             return Ok(());
         }
-        core.write(Work::Put(&ops)).map(|_| ())
+        core.write(Work::Put(&ops)).map(drop)
     }
 
     /// The value of `key`, or `None` when absent or expired (whether or not the expiry thread
@@ -253,7 +256,12 @@ impl Store {
 
     /// `f(header, value)` of a live entry, borrowed from one snapshot; `None` when absent or
     /// expired (whether or not the expiry thread has removed it yet).
-    fn read_live<R>(&self, ns: &[u8], key: &[u8], f: impl FnOnce(&Header, &[u8]) -> R) -> Result<Option<R>> {
+    pub(super) fn read_live<R>(
+        &self,
+        ns: &[u8],
+        key: &[u8],
+        f: impl FnOnce(&Header, &[u8]) -> R,
+    ) -> Result<Option<R>> {
         let g = self.core()?;
         let core = g.core();
         check_key(core, ns, key)?;
@@ -273,47 +281,21 @@ impl Store {
         let g = self.core()?;
         let core = g.core();
         check_key(core, ns, key)?;
-        core.write(Work::Delete { ns, key })
+        core.write(Work::Delete { ns, key }).map(Outcome::done)
     }
 
     /// Every live key of `ns`, in key order, without the namespace.
     pub fn keys(&self, ns: &[u8]) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
-        self.scan(ns, |k, _| out.push(k.to_vec()))?;
+        self.scan_namespace(ns, |k, _| out.push(k.to_vec()))?;
         Ok(out)
     }
 
     /// Every live `(key, value)` of `ns`, in key order, from one consistent snapshot.
     pub fn entries(&self, ns: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
-        self.scan(ns, |k, v| out.push((k.to_vec(), v.to_vec())))?;
+        self.scan_namespace(ns, |k, v| out.push((k.to_vec(), v.to_vec())))?;
         Ok(out)
-    }
-
-    fn scan(&self, ns: &[u8], mut f: impl FnMut(&[u8], &[u8])) -> Result<()> {
-        let g = self.core()?;
-        let core = g.core();
-        limits::namespace(ns)?;
-        let now = core.now_ms();
-        let prefix = crate::codec::namespace_prefix(ns);
-        core.env.read(|txn| {
-            let mut damaged = false;
-            txn.scan_from(&prefix, |k, v| {
-                if !k.starts_with(&prefix) {
-                    return false;
-                }
-                match Header::decode(v) {
-                    Some((h, value)) if h.is_live(now) => f(&k[prefix.len()..], value),
-                    Some(_) => {}
-                    None => damaged = true,
-                }
-                true
-            })?;
-            if damaged {
-                return Err(damaged_entry());
-            }
-            Ok(())
-        })
     }
 
     /// Removes every entry due now, in bounded batches, without waiting for the expiry thread;
@@ -354,6 +336,8 @@ impl Store {
             write_calls: c.write_calls.load(Ordering::Relaxed),
             map_size: core.env.map_size() as u64,
             used_bytes: core.env.used_bytes() as u64,
+            evicted: c.evicted.load(Ordering::Relaxed),
+            tree_bytes: core.env.read(|t| t.tree_bytes())?,
             pooled_readers: core.env.pooled_readers() as u64,
         };
         Ok(stats)
@@ -397,7 +381,7 @@ impl CoreGuard<'_> {
     }
 }
 
-fn damaged_entry() -> Error {
+pub(super) fn damaged_entry() -> Error {
     Error::new(
         ErrorKind::Corrupted,
         "an entry's value is shorter than its header",
@@ -405,11 +389,11 @@ fn damaged_entry() -> Error {
 }
 
 #[inline]
-fn check_key(core: &Core, ns: &[u8], key: &[u8]) -> Result<()> {
+pub(super) fn check_key(core: &Core, ns: &[u8], key: &[u8]) -> Result<()> {
     limits::key(core.env.max_key_size(), ns, key)
 }
 
 #[inline]
-fn check_record(core: &Core, ns: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
+pub(super) fn check_record(core: &Core, ns: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
     limits::record(core.env.max_key_size(), ns, key, value)
 }

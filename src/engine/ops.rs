@@ -1,0 +1,350 @@
+//! Every write operation's logic, inside the write transaction the committer (or the bounded
+//! loops of `clear` and expiry) runs it in. Each function takes the transaction and its
+//! [`TxnCtx`], and leaves entries and the deadline index in agreement.
+
+use std::sync::atomic::Ordering;
+
+use super::{Core, Outcome, PutOp, TxnCtx, Work};
+use crate::codec::{
+    is_index_key, parse_counter, split_entry_key, split_index_key, EntryKey, Header, IndexKey, HEADER_LEN,
+    INDEX_PREFIX, NEVER, SETTINGS_KEY,
+};
+use crate::env::{WriteKind, WriteTxn};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Records the eviction loop looks at per round, between two looks at the tree's size.
+const EVICT_ROUND: usize = 64;
+
+impl Core {
+    /// Applies one job. The outer error fails the whole transaction; the inner one fails this
+    /// job alone, which then wrote nothing.
+    pub(super) fn apply(
+        &self,
+        txn: &mut WriteTxn<'_>,
+        ctx: &mut TxnCtx,
+        work: &Work<'_>,
+    ) -> Result<Result<Outcome>> {
+        let now = ctx.now;
+        Ok(Ok(match *work {
+            Work::Put(ops) => {
+                for op in ops {
+                    put_entry(txn, ctx, op)?;
+                }
+                Outcome::Done(true)
+            }
+            Work::Delete { ns, key } => {
+                Outcome::Done(remove_entry(txn, EntryKey::new(ns, key).as_bytes(), now)?)
+            }
+            Work::DeleteMany { ns, keys } => {
+                let mut n = 0;
+                for key in keys {
+                    n += u64::from(remove_entry(txn, EntryKey::new(ns, key).as_bytes(), now)?);
+                }
+                Outcome::Count(n)
+            }
+            Work::Touch { ns, key, deadline } => Outcome::Done(touch(txn, ns, key, deadline, now)?),
+            Work::Add(ref op) => {
+                if live_header(txn, op.ns, op.key, now)?.is_some() {
+                    Outcome::Done(false)
+                } else {
+                    put_entry(txn, ctx, op)?;
+                    Outcome::Done(true)
+                }
+            }
+            Work::PutIfVersion { ref op, expected } => {
+                let current = live_header(txn, op.ns, op.key, now)?.map(|h| h.version);
+                if current == expected {
+                    Outcome::Version(Some(put_entry(txn, ctx, op)?))
+                } else {
+                    Outcome::Version(None)
+                }
+            }
+            Work::Incr {
+                ns,
+                key,
+                delta,
+                create,
+            } => match incr(txn, ctx, ns, key, delta, create)? {
+                Ok(n) => Outcome::Counter(n),
+                Err(e) => return Ok(Err(e)),
+            },
+            Work::Take { ns, key } => {
+                let ek = EntryKey::new(ns, key);
+                let value = match txn.get(ek.as_bytes())? {
+                    Some(v) => match Header::decode(v) {
+                        Some((h, value)) if h.is_live(now) => Some(value.to_vec()),
+                        _ => None,
+                    },
+                    None => None,
+                };
+                remove_entry(txn, ek.as_bytes(), now)?;
+                Outcome::Value(value)
+            }
+            Work::SetBound { max_bytes, evict } => {
+                ctx.settings.max_bytes = max_bytes;
+                ctx.settings.evict = evict;
+                txn.put(SETTINGS_KEY, &ctx.settings.encode())?;
+                Outcome::Done(true)
+            }
+            Work::RaiseVersionFloor(floor) => {
+                ctx.settings.version_floor = ctx.settings.version_floor.max(floor);
+                txn.put(SETTINGS_KEY, &ctx.settings.encode())?;
+                Outcome::Done(true)
+            }
+        }))
+    }
+
+    /// Evicts entries until the tree is within `max_bytes` again, soonest deadline first
+    /// (expired ones are the soonest of all), entries that never expire last, and never one
+    /// this transaction wrote: the store passes its bound by at most the transaction's own
+    /// writes. Without eviction, a write past the bound fails with `Full`. Returns how many
+    /// entries went.
+    pub(super) fn keep_bound(&self, txn: &mut WriteTxn<'_>, ctx: &TxnCtx) -> Result<u64> {
+        let max = ctx.settings.max_bytes;
+        if txn.tree_bytes()? <= max {
+            return Ok(0);
+        }
+        if !ctx.settings.evict {
+            return Err(Error::new(
+                ErrorKind::Full,
+                format!(
+                    "the write would take the store past its size bound of {max} bytes (max_bytes, with eviction none): delete entries, raise the bound, or let it evict"
+                ),
+            ));
+        }
+        let mut evicted = 0u64;
+        // Soonest deadline first: the index, in order.
+        let mut from = vec![INDEX_PREFIX];
+        loop {
+            let mut round: Vec<Vec<u8>> = Vec::new();
+            let mut last = None;
+            txn.scan_from(&from, |k, _| {
+                if !is_index_key(k) {
+                    return false;
+                }
+                last = Some(k.to_vec());
+                round.push(k.to_vec());
+                round.len() < EVICT_ROUND
+            })?;
+            let Some(last) = last else { break };
+            for ik in &round {
+                let Some((deadline, ek)) = split_index_key(ik) else {
+                    txn.del(ik)?; // a damaged index record: dropping it is the repair
+                    continue;
+                };
+                let evict = match txn.get(ek)?.and_then(Header::decode) {
+                    Some((h, _)) if h.deadline == deadline => h.version < ctx.first_version,
+                    _ => {
+                        txn.del(ik)?; // points at nothing current
+                        continue;
+                    }
+                };
+                if evict {
+                    txn.del(ik)?;
+                    txn.del(ek)?;
+                    evicted += 1;
+                }
+            }
+            if txn.tree_bytes()? <= max {
+                return Ok(evicted);
+            }
+            from = last;
+            from.push(0); // the next key after `last`
+        }
+        // Then entries that never expire, in key order.
+        let mut from = SETTINGS_KEY.to_vec();
+        loop {
+            let mut round: Vec<Vec<u8>> = Vec::new();
+            let mut last = None;
+            txn.scan_from(&from, |k, v| {
+                last = Some(k.to_vec());
+                if split_entry_key(k).is_some() {
+                    if let Some((h, _)) = Header::decode(v) {
+                        if h.deadline == NEVER && h.version < ctx.first_version {
+                            round.push(k.to_vec());
+                        }
+                    }
+                }
+                round.len() < EVICT_ROUND
+            })?;
+            let Some(last) = last else { break };
+            for ek in &round {
+                txn.del(ek)?;
+                evicted += 1;
+            }
+            if txn.tree_bytes()? <= max {
+                break;
+            }
+            from = last;
+            from.push(0);
+        }
+        Ok(evicted)
+    }
+
+    /// Removes up to `batch` entries of namespace `ns` in one transaction; returns how many
+    /// live ones went and whether there may be more.
+    pub(crate) fn clear_batch(&self, ns: &[u8], batch: usize) -> Result<(u64, bool)> {
+        let prefix = crate::codec::namespace_prefix(ns);
+        let now = self.now_ms();
+        let (live, n) = self.env.write(WriteKind::Frees, |txn| {
+            let mut found: Vec<(Vec<u8>, Option<Header>)> = Vec::new();
+            txn.scan_from(&prefix, |k, v| {
+                if !k.starts_with(&prefix) {
+                    return false;
+                }
+                found.push((k.to_vec(), Header::decode(v).map(|(h, _)| h)));
+                found.len() < batch
+            })?;
+            let mut live = 0u64;
+            for (ek, h) in &found {
+                if let Some(h) = h {
+                    if h.deadline != NEVER {
+                        txn.del(IndexKey::new(h.deadline, ek).as_bytes())?;
+                    }
+                    live += u64::from(h.is_live(now));
+                }
+                txn.del(ek)?;
+            }
+            Ok((live, found.len()))
+        })?;
+        self.counters.write_commits.fetch_add(1, Ordering::Relaxed);
+        Ok((live, n == batch))
+    }
+}
+
+/// The header of the live entry under `(ns, key)`, if any.
+fn live_header(txn: &WriteTxn<'_>, ns: &[u8], key: &[u8], now: u64) -> Result<Option<Header>> {
+    let ek = EntryKey::new(ns, key);
+    Ok(txn
+        .get(ek.as_bytes())?
+        .and_then(Header::decode)
+        .map(|(h, _)| h)
+        .filter(|h| h.is_live(now)))
+}
+
+/// Writes one record (validated by the store layer) with a new version; returns the version.
+pub(crate) fn put_entry(txn: &mut WriteTxn<'_>, ctx: &mut TxnCtx, op: &PutOp<'_>) -> Result<u64> {
+    let ek = EntryKey::new(op.ns, op.key);
+    let old = txn.get(ek.as_bytes())?.and_then(Header::decode).map(|(h, _)| h);
+    if let Some(h) = old {
+        if h.deadline != NEVER {
+            txn.del(IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
+        }
+    }
+    let header = Header {
+        deadline: op.deadline,
+        version: ctx.version(old.map(|h| h.version)),
+        flags: 0,
+    };
+    write_entry(txn, ek.as_bytes(), &header, op.value)?;
+    Ok(header.version)
+}
+
+/// Stores the entry (header and value) and its index record; the old index record, if any,
+/// is the caller's to remove.
+fn write_entry(txn: &mut WriteTxn<'_>, ek: &[u8], header: &Header, value: &[u8]) -> Result<()> {
+    txn.put_with(ek, HEADER_LEN + value.len(), |buf| {
+        header.encode_into(buf);
+        buf[HEADER_LEN..].copy_from_slice(value);
+    })?;
+    if header.deadline != NEVER {
+        txn.put(IndexKey::new(header.deadline, ek).as_bytes(), &[])?;
+    }
+    Ok(())
+}
+
+/// Removes one entry and its index record; true if it was live.
+pub(crate) fn remove_entry(txn: &mut WriteTxn<'_>, ek: &[u8], now: u64) -> Result<bool> {
+    let live = match txn.get(ek)? {
+        None => return Ok(false),
+        Some(old) => match Header::decode(old) {
+            Some((h, _)) => {
+                if h.deadline != NEVER {
+                    txn.del(IndexKey::new(h.deadline, ek).as_bytes())?;
+                }
+                h.is_live(now)
+            }
+            None => false,
+        },
+    };
+    txn.del(ek)?;
+    Ok(live)
+}
+
+/// Gives a live entry a new deadline; its value and version stay.
+fn touch(txn: &mut WriteTxn<'_>, ns: &[u8], key: &[u8], deadline: u64, now: u64) -> Result<bool> {
+    let ek = EntryKey::new(ns, key);
+    let (mut header, value) = match txn.get(ek.as_bytes())? {
+        Some(v) => match Header::decode(v) {
+            Some((h, value)) if h.is_live(now) => (h, value.to_vec()),
+            _ => return Ok(false),
+        },
+        None => return Ok(false),
+    };
+    if header.deadline == deadline {
+        return Ok(true);
+    }
+    if header.deadline != NEVER {
+        txn.del(IndexKey::new(header.deadline, ek.as_bytes()).as_bytes())?;
+    }
+    header.deadline = deadline;
+    write_entry(txn, ek.as_bytes(), &header, &value)?;
+    Ok(true)
+}
+
+/// Adds `delta` to the counter under `(ns, key)`: the inner error (not a counter, overflow)
+/// fails this job alone, having written nothing.
+fn incr(
+    txn: &mut WriteTxn<'_>,
+    ctx: &mut TxnCtx,
+    ns: &[u8],
+    key: &[u8],
+    delta: i64,
+    create: Option<u64>,
+) -> Result<Result<Option<i64>>> {
+    let ek = EntryKey::new(ns, key);
+    let current = match txn.get(ek.as_bytes())? {
+        Some(v) => match Header::decode(v) {
+            Some((h, value)) if h.is_live(ctx.now) => Some((h, parse_counter(value), value.len())),
+            _ => None,
+        },
+        None => None,
+    };
+    let (old, deadline, base) = match current {
+        Some((h, Some(n), _)) => (Some(h), h.deadline, n),
+        Some((_, None, len)) => {
+            return Ok(Err(Error::new(
+                ErrorKind::NotACounter,
+                format!(
+                    "the value of {:?} ({len} bytes) is not a counter: counters are ASCII decimal signed 64-bit integers",
+                    String::from_utf8_lossy(key)
+                ),
+            )))
+        }
+        None => match create {
+            None => return Ok(Ok(None)),
+            Some(deadline) => (None, deadline, 0),
+        },
+    };
+    let Some(next) = base.checked_add(delta) else {
+        return Ok(Err(Error::new(
+            ErrorKind::Overflow,
+            format!("adding {delta} to the counter {base} leaves the signed 64-bit range; it is unchanged"),
+        )));
+    };
+    // An expired entry that is still stored goes with its index record.
+    if old.is_none() {
+        remove_entry(txn, ek.as_bytes(), ctx.now)?;
+    } else if let Some(h) = old {
+        if h.deadline != NEVER {
+            txn.del(IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
+        }
+    }
+    let header = Header {
+        deadline,
+        version: ctx.version(old.map(|h| h.version)),
+        flags: 0,
+    };
+    write_entry(txn, ek.as_bytes(), &header, next.to_string().as_bytes())?;
+    Ok(Ok(Some(next)))
+}
