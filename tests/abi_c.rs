@@ -274,3 +274,10 @@ fn expired_entries_are_not_found_and_are_removed_in_the_background() {
     let dir = store_dir();
     run(&exe, &[dir.path().to_str().unwrap()], &[]);
 }
+
+#[test]
+fn cache_operations_through_the_abi() {
+    let exe = build("ops", false);
+    let dir = store_dir();
+    run(&exe, &[dir.path().to_str().unwrap()], &[]);
+}

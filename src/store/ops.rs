@@ -367,7 +367,8 @@ impl Store {
                 .settings()?
                 .version_floor
                 .saturating_add((core.env.last_txnid()? + 1) << crate::engine::VERSION_SHIFT);
-            let copy = Store::open(dest, Options::default())?;
+            // The smallest map: opening must not extend the compacted file.
+            let copy = Store::open(dest, Options::default().map_size(limits::MIN_MAP_SIZE))?;
             copy.core()?.core().write(Work::RaiseVersionFloor(floor))?;
             copy.close();
         }

@@ -25,7 +25,7 @@ static void status_texts(void) {
   }
   CHECK(strcmp(ttlkv_status_name(TTLKV_KEY_TOO_LONG), "key_too_long") == 0);
   CHECK(strcmp(ttlkv_status_name(TTLKV_NOT_FOUND), "not_found") == 0);
-  const uint32_t unknown[] = {2, 99, 109, 199, 208, 899, 901, 1000, 0x7fffffffu, 0x80000000u,
+  const uint32_t unknown[] = {3, 99, 111, 199, 208, 899, 901, 1000, 0x7fffffffu, 0x80000000u,
                               UINT32_MAX};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
     CHECK(strcmp(ttlkv_status_str(unknown[i]), "unknown status") == 0);
