@@ -13,7 +13,7 @@ LIB_DIR := $(TARGET)/release
 LIB_SO := $(LIB_DIR)/libttlkv.so
 LIB_A := $(LIB_DIR)/libttlkv.a
 
-.PHONY: all build test demo bench lint fmt clean test-rust demo-rust bench-rust bench-readers soak
+.PHONY: all build test demo bench lint fmt clean test-rust demo-rust bench-rust bench-readers bench-ops soak
 
 all: build
 
@@ -47,8 +47,12 @@ test-rust: build
 demo-rust:
 	$(CARGO) run --release --example demo
 
-bench-rust: bench-readers
+bench-rust: bench-readers bench-ops
 	$(CARGO) bench --bench core
+
+# The cache operations against the operations they replace (README, Benchmarks).
+bench-ops:
+	$(CARGO) bench --bench ops
 
 # Get latency in one process while another commits long batches and grows the map.
 bench-readers:

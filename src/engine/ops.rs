@@ -274,9 +274,21 @@ pub(crate) fn remove_entry(txn: &mut WriteTxn<'_>, ek: &[u8], now: u64) -> Resul
 /// Gives a live entry a new deadline; its value and version stay.
 fn touch(txn: &mut WriteTxn<'_>, ns: &[u8], key: &[u8], deadline: u64, now: u64) -> Result<bool> {
     let ek = EntryKey::new(ns, key);
-    let (mut header, value) = match txn.get(ek.as_bytes())? {
+    // The value is copied out before the entry is rewritten (a write may move the page it
+    // lies on): on the stack when small, as most cached values are.
+    let mut stack = [0u8; 1024];
+    let mut heap = Vec::new();
+    let (mut header, value): (Header, &[u8]) = match txn.get(ek.as_bytes())? {
         Some(v) => match Header::decode(v) {
-            Some((h, value)) if h.is_live(now) => (h, value.to_vec()),
+            Some((h, value)) if h.is_live(now) => {
+                if value.len() <= stack.len() {
+                    stack[..value.len()].copy_from_slice(value);
+                    (h, &stack[..value.len()])
+                } else {
+                    heap.extend_from_slice(value);
+                    (h, &heap)
+                }
+            }
             _ => return Ok(false),
         },
         None => return Ok(false),
@@ -288,7 +300,7 @@ fn touch(txn: &mut WriteTxn<'_>, ns: &[u8], key: &[u8], deadline: u64, now: u64)
         txn.del(IndexKey::new(header.deadline, ek.as_bytes()).as_bytes())?;
     }
     header.deadline = deadline;
-    write_entry(txn, ek.as_bytes(), &header, &value)?;
+    write_entry(txn, ek.as_bytes(), &header, value)?;
     Ok(true)
 }
 

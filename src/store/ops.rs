@@ -161,16 +161,21 @@ impl Store {
             check_key(core, ns, key)?;
         }
         let now = core.now_ms();
+        // Looked up in key order, so that neighbouring keys share the pages (and cache lines)
+        // the B-tree descends through; answered in the caller's order.
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by_key(|&i| keys[i]);
         core.env.read(|txn| {
-            keys.iter()
-                .map(|key| match txn.get(EntryKey::new(ns, key).as_bytes())? {
-                    None => Ok(None),
-                    Some(v) => {
-                        let (h, value) = Header::decode(v).ok_or_else(damaged_entry)?;
-                        Ok(h.is_live(now).then(|| value.to_vec()))
+            let mut out = vec![None; keys.len()];
+            for i in order {
+                if let Some(v) = txn.get(EntryKey::new(ns, keys[i]).as_bytes())? {
+                    let (h, value) = Header::decode(v).ok_or_else(damaged_entry)?;
+                    if h.is_live(now) {
+                        out[i] = Some(value.to_vec());
                     }
-                })
-                .collect()
+                }
+            }
+            Ok(out)
         })
     }
 
