@@ -181,13 +181,7 @@ pub unsafe extern "C" fn ttlkv_take(
         let ns = try_input!(ns, ns_len, "ns");
         let key = try_input!(key, key_len, "key");
         try_out!(out, "out");
-        match try_core!(store.take(ns, key)) {
-            Some(v) => {
-                *out = ttlkv_buf::from_vec(v);
-                TTLKV_OK
-            }
-            None => TTLKV_NOT_FOUND,
-        }
+        ttlkv_buf::give(out, try_core!(store.take(ns, key)))
     })
 }
 
@@ -212,14 +206,11 @@ pub unsafe extern "C" fn ttlkv_get_versioned(
         let key = try_input!(key, key_len, "key");
         try_out!(out, "out");
         try_out!(version, "version");
-        match try_core!(store.get_versioned(ns, key)) {
-            Some((v, ver)) => {
-                *out = ttlkv_buf::from_vec(v);
-                *version = ver;
-                TTLKV_OK
-            }
-            None => TTLKV_NOT_FOUND,
-        }
+        let found = try_core!(store.get_versioned(ns, key)).map(|(v, ver)| {
+            *version = ver;
+            v
+        });
+        ttlkv_buf::give(out, found)
     })
 }
 

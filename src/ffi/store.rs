@@ -50,6 +50,20 @@ impl ttlkv_buf {
             len,
         }
     }
+
+    /// Hands a found value to the caller's `out`: TTLKV_OK, or TTLKV_NOT_FOUND with `out`
+    /// untouched.
+    ///
+    /// SAFETY: `out` is a valid, non-NULL output pointer.
+    pub(crate) unsafe fn give(out: *mut ttlkv_buf, value: Option<Vec<u8>>) -> ttlkv_status {
+        match value {
+            Some(v) => {
+                *out = ttlkv_buf::from_vec(v);
+                TTLKV_OK
+            }
+            None => TTLKV_NOT_FOUND,
+        }
+    }
 }
 
 /// One record of `ttlkv_put_many()`: a namespace, a key, a value (each a pointer and a length,
@@ -251,13 +265,7 @@ pub unsafe extern "C" fn ttlkv_get(
         let ns = try_input!(ns, ns_len, "ns");
         let key = try_input!(key, key_len, "key");
         try_out!(out, "out");
-        match try_core!(store.get(ns, key)) {
-            Some(v) => {
-                *out = ttlkv_buf::from_vec(v);
-                TTLKV_OK
-            }
-            None => TTLKV_NOT_FOUND,
-        }
+        ttlkv_buf::give(out, try_core!(store.get(ns, key)))
     })
 }
 
