@@ -883,6 +883,39 @@ impl Env {
         Ok(dead.max(0) as usize)
     }
 
+    /// The reader table's taken slots, every process's: `(pid, thread, txnid)`, the txnid of
+    /// the snapshot it reads or `None` for an idle (pooled) slot.
+    pub(crate) fn readers(&self) -> Result<Vec<(u32, u64, Option<u64>)>> {
+        unsafe extern "C" fn line(msg: *const libc::c_char, ctx: *mut libc::c_void) -> libc::c_int {
+            // SAFETY: ctx is the Vec below; msg a NUL-terminated line LMDB formatted.
+            let out = &mut *(ctx as *mut Vec<String>);
+            out.push(CStr::from_ptr(msg).to_string_lossy().into_owned());
+            0
+        }
+        let mut lines: Vec<String> = Vec::new();
+        // SAFETY: env is open; the callback only appends to `lines`, which outlives the call.
+        let rc = unsafe {
+            ffi::mdb_reader_list(
+                self.env.env(),
+                Some(line),
+                (&mut lines as *mut Vec<String>).cast(),
+            )
+        };
+        if rc < 0 {
+            return Err(code_error("listing reader slots", rc));
+        }
+        Ok(lines
+            .iter()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                let pid = f.next()?.parse().ok()?;
+                let thread = u64::from_str_radix(f.next()?, 16).ok()?;
+                let txnid = f.next()?.parse().ok();
+                Some((pid, thread, txnid))
+            })
+            .collect())
+    }
+
     /// Gives the pool's reader slots back when no read used it since the last call (the expiry
     /// thread calls this about once a second), so an idle process holds no slot.
     pub(crate) fn release_idle_readers(&self) {

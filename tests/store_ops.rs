@@ -15,14 +15,29 @@ const NS: &[u8] = b"ops";
 #[test]
 fn incr_creates_counts_keeps_the_deadline_and_refuses_what_is_no_counter() {
     let (_d, s, clock) = manual_store(1_000_000);
-    assert_eq!(s.incr(NS, b"c", 5, None).unwrap(), None, "missing and not to be created");
+    assert_eq!(
+        s.incr(NS, b"c", 5, None).unwrap(),
+        None,
+        "missing and not to be created"
+    );
     assert_eq!(s.get(NS, b"c").unwrap(), None);
     assert_eq!(s.incr(NS, b"c", 5, Some(MIN)).unwrap(), Some(5));
-    assert_eq!(s.get(NS, b"c").unwrap().as_deref(), Some(&b"5"[..]), "ASCII decimal");
+    assert_eq!(
+        s.get(NS, b"c").unwrap().as_deref(),
+        Some(&b"5"[..]),
+        "ASCII decimal"
+    );
     let deadline = s.deadline(NS, b"c").unwrap().unwrap();
     clock.advance(1_000);
-    assert_eq!(s.incr(NS, b"c", -8, Some(Duration::from_secs(5))).unwrap(), Some(-3));
-    assert_eq!(s.deadline(NS, b"c").unwrap(), Some(deadline), "an existing counter keeps its deadline");
+    assert_eq!(
+        s.incr(NS, b"c", -8, Some(Duration::from_secs(5))).unwrap(),
+        Some(-3)
+    );
+    assert_eq!(
+        s.deadline(NS, b"c").unwrap(),
+        Some(deadline),
+        "an existing counter keeps its deadline"
+    );
     assert_eq!(s.get(NS, b"c").unwrap().as_deref(), Some(&b"-3"[..]));
 
     s.put(NS, b"text", b"12 apples", MIN).unwrap();
@@ -32,8 +47,15 @@ fn incr_creates_counts_keeps_the_deadline_and_refuses_what_is_no_counter() {
 
     s.put(NS, b"big", i64::MAX.to_string().as_bytes(), MIN).unwrap();
     let (_, v) = s.get_versioned(NS, b"big").unwrap().unwrap();
-    assert_eq!(s.incr(NS, b"big", 1, None).unwrap_err().kind(), ErrorKind::Overflow);
-    assert_eq!(s.get_versioned(NS, b"big").unwrap().unwrap().1, v, "an overflow writes nothing");
+    assert_eq!(
+        s.incr(NS, b"big", 1, None).unwrap_err().kind(),
+        ErrorKind::Overflow
+    );
+    assert_eq!(
+        s.get_versioned(NS, b"big").unwrap().unwrap().1,
+        v,
+        "an overflow writes nothing"
+    );
     assert_eq!(s.incr(NS, b"big", -1, None).unwrap(), Some(i64::MAX - 1));
 
     // An expired counter is missing: created again from the delta.
@@ -53,16 +75,26 @@ fn touch_moves_the_deadline_and_its_index_record_without_touching_the_value() {
     assert_eq!(s.get_versioned(NS, b"k").unwrap(), Some((b"v".to_vec(), version)));
     assert!(s.verify().unwrap().is_ok());
     clock.advance(50_000);
-    assert_eq!(s.purge_expired().unwrap(), 0, "the old deadline no longer expires it");
+    assert_eq!(
+        s.purge_expired().unwrap(),
+        0,
+        "the old deadline no longer expires it"
+    );
     assert!(s.touch(NS, b"k", TTL_NEVER).unwrap());
     assert_eq!(s.deadline(NS, b"k").unwrap(), Some(DEADLINE_NEVER));
     assert!(s.verify().unwrap().is_ok());
     assert!(!s.touch(NS, b"missing", MIN).unwrap());
     s.put(NS, b"soon", b"v", Duration::from_millis(10)).unwrap();
     clock.advance(20);
-    assert!(!s.touch(NS, b"soon", MIN).unwrap(), "an expired entry is not brought back");
+    assert!(
+        !s.touch(NS, b"soon", MIN).unwrap(),
+        "an expired entry is not brought back"
+    );
     assert_eq!(s.get(NS, b"soon").unwrap(), None);
-    assert_eq!(s.touch(NS, b"k", Duration::ZERO).unwrap_err().kind(), ErrorKind::TtlInvalid);
+    assert_eq!(
+        s.touch(NS, b"k", Duration::ZERO).unwrap_err().kind(),
+        ErrorKind::TtlInvalid
+    );
 }
 
 #[test]
@@ -72,7 +104,10 @@ fn add_treats_an_expired_entry_as_absent() {
     assert!(!s.add(NS, b"lock", b"b", MIN).unwrap());
     assert_eq!(s.get(NS, b"lock").unwrap().as_deref(), Some(&b"a"[..]));
     clock.advance(1_000);
-    assert!(s.add(NS, b"lock", b"c", MIN).unwrap(), "expired, not yet removed: absent");
+    assert!(
+        s.add(NS, b"lock", b"c", MIN).unwrap(),
+        "expired, not yet removed: absent"
+    );
     assert_eq!(s.get(NS, b"lock").unwrap().as_deref(), Some(&b"c"[..]));
     assert_eq!(s.verify().unwrap().index_records, 1);
 }
@@ -109,9 +144,15 @@ fn take_gives_each_value_to_exactly_one_of_many_threads() {
 #[test]
 fn put_if_version_is_compare_and_set() {
     let (_d, s) = temp_store(Options::default());
-    let v1 = s.put_if_version(NS, b"k", b"one", MIN, None).unwrap().expect("absent");
+    let v1 = s
+        .put_if_version(NS, b"k", b"one", MIN, None)
+        .unwrap()
+        .expect("absent");
     assert_eq!(s.put_if_version(NS, b"k", b"again", MIN, None).unwrap(), None);
-    let v2 = s.put_if_version(NS, b"k", b"two", MIN, Some(v1)).unwrap().expect("current");
+    let v2 = s
+        .put_if_version(NS, b"k", b"two", MIN, Some(v1))
+        .unwrap()
+        .expect("current");
     assert!(v2 > v1);
     assert_eq!(s.put_if_version(NS, b"k", b"stale", MIN, Some(v1)).unwrap(), None);
     assert_eq!(s.get_versioned(NS, b"k").unwrap(), Some((b"two".to_vec(), v2)));
@@ -152,7 +193,11 @@ fn many_keys_at_once_and_whole_namespaces() {
     assert_eq!(s.get_many(NS, &[]).unwrap(), Vec::<Option<Vec<u8>>>::new());
     assert_eq!(s.count(NS).unwrap(), 1);
     assert_eq!(s.namespaces().unwrap(), vec![b"ops".to_vec(), b"other".to_vec()]);
-    assert_eq!(s.delete_many(NS, &[b"a", b"b", b"nope"]).unwrap(), 1, "b had expired");
+    assert_eq!(
+        s.delete_many(NS, &[b"a", b"b", b"nope"]).unwrap(),
+        1,
+        "b had expired"
+    );
     assert_eq!(s.namespaces().unwrap(), vec![b"other".to_vec()]);
     assert!(s.verify().unwrap().is_ok());
 
@@ -164,7 +209,10 @@ fn many_keys_at_once_and_whole_namespaces() {
     }
     let commits = s.stats().unwrap().write_commits;
     assert_eq!(s.clear(NS).unwrap(), 25_000);
-    assert!(s.stats().unwrap().write_commits - commits >= 3, "25,000 entries in bounded transactions");
+    assert!(
+        s.stats().unwrap().write_commits - commits >= 3,
+        "25,000 entries in bounded transactions"
+    );
     assert_eq!(s.count(NS).unwrap(), 0);
     assert_eq!(s.get(b"other", b"a").unwrap().as_deref(), Some(&b"x"[..]));
     let r = s.verify().unwrap();
@@ -179,10 +227,15 @@ fn scan_pages_through_a_prefix_with_a_cursor() {
     }
     s.put(b"opsx", b"user:0", b"other namespace", MIN).unwrap();
     let keys = |page: Vec<(Vec<u8>, Vec<u8>)>| -> Vec<String> {
-        page.into_iter().map(|(k, _)| String::from_utf8(k).unwrap()).collect()
+        page.into_iter()
+            .map(|(k, _)| String::from_utf8(k).unwrap())
+            .collect()
     };
     assert_eq!(keys(s.scan(NS, b"user:", None, 2).unwrap()), ["user:1", "user:2"]);
-    assert_eq!(keys(s.scan(NS, b"user:", Some(b"user:2"), 2).unwrap()), ["user:3"]);
+    assert_eq!(
+        keys(s.scan(NS, b"user:", Some(b"user:2"), 2).unwrap()),
+        ["user:3"]
+    );
     assert_eq!(keys(s.scan(NS, b"ab", None, 10).unwrap()), ["ab", "abc", "abd"]);
     let page = s.scan(NS, b"ab", Some(b"a"), 10).unwrap();
     assert_eq!(page[0], (b"ab".to_vec(), b"AB".to_vec()), "values come with keys");
@@ -201,9 +254,14 @@ fn scan_pages_through_a_prefix_with_a_cursor() {
         }
     }
     assert_eq!(all.len(), 9);
-    assert_eq!(s.scan(NS, b"", None, 0).unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!(
-        s.scan(NS, b"", None, ttlkv::MAX_KEYS_PER_CALL + 1).unwrap_err().kind(),
+        s.scan(NS, b"", None, 0).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        s.scan(NS, b"", None, ttlkv::MAX_KEYS_PER_CALL + 1)
+            .unwrap_err()
+            .kind(),
         ErrorKind::InvalidArgument
     );
 }
@@ -214,30 +272,58 @@ fn bad_input_to_the_new_operations_is_refused_and_writes_nothing() {
     s.put(NS, b"k", b"v", MIN).unwrap();
     let long = vec![b'k'; 600];
     assert_eq!(s.touch(NS, &long, MIN).unwrap_err().kind(), ErrorKind::KeyTooLong);
-    assert_eq!(s.add(b"", b"k", b"v", MIN).unwrap_err().kind(), ErrorKind::NamespaceInvalid);
-    assert_eq!(s.incr(NS, &long, 1, Some(MIN)).unwrap_err().kind(), ErrorKind::KeyTooLong);
-    assert_eq!(s.take(&[b'n'; 256], b"k").unwrap_err().kind(), ErrorKind::NamespaceInvalid);
+    assert_eq!(
+        s.add(b"", b"k", b"v", MIN).unwrap_err().kind(),
+        ErrorKind::NamespaceInvalid
+    );
+    assert_eq!(
+        s.incr(NS, &long, 1, Some(MIN)).unwrap_err().kind(),
+        ErrorKind::KeyTooLong
+    );
+    assert_eq!(
+        s.take(&[b'n'; 256], b"k").unwrap_err().kind(),
+        ErrorKind::NamespaceInvalid
+    );
     let too_many: Vec<&[u8]> = vec![b"k"; ttlkv::MAX_KEYS_PER_CALL + 1];
-    assert_eq!(s.get_many(NS, &too_many).unwrap_err().kind(), ErrorKind::BatchTooLarge);
-    assert_eq!(s.delete_many(NS, &too_many).unwrap_err().kind(), ErrorKind::BatchTooLarge);
-    assert_eq!(s.delete_many(NS, &[b"k", &long]).unwrap_err().kind(), ErrorKind::KeyTooLong);
+    assert_eq!(
+        s.get_many(NS, &too_many).unwrap_err().kind(),
+        ErrorKind::BatchTooLarge
+    );
+    assert_eq!(
+        s.delete_many(NS, &too_many).unwrap_err().kind(),
+        ErrorKind::BatchTooLarge
+    );
+    assert_eq!(
+        s.delete_many(NS, &[b"k", &long]).unwrap_err().kind(),
+        ErrorKind::KeyTooLong
+    );
     assert_eq!(s.clear(b"").unwrap_err().kind(), ErrorKind::NamespaceInvalid);
     assert_eq!(
-        s.set_max_bytes(Some(1000), Eviction::SoonestDeadline).unwrap_err().kind(),
+        s.set_max_bytes(Some(1000), Eviction::SoonestDeadline)
+            .unwrap_err()
+            .kind(),
         ErrorKind::InvalidArgument
     );
-    assert_eq!(s.get(NS, b"k").unwrap().as_deref(), Some(&b"v"[..]), "nothing was written");
+    assert_eq!(
+        s.get(NS, b"k").unwrap().as_deref(),
+        Some(&b"v"[..]),
+        "nothing was written"
+    );
     assert_eq!(s.max_bytes().unwrap(), (None, Eviction::SoonestDeadline));
     s.close();
     assert_eq!(s.incr(NS, b"k", 1, None).unwrap_err().kind(), ErrorKind::Closed);
-    assert_eq!(s.backup("/tmp/nowhere", true).unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(
+        s.backup("/tmp/nowhere", true).unwrap_err().kind(),
+        ErrorKind::Closed
+    );
 }
 
 /// Puts `n` entries of `size` bytes, with TTLs from `ttl_of(i)`.
 fn fill(s: &Store, prefix: &str, n: usize, size: usize, ttl_of: impl Fn(usize) -> Duration) {
     let value = vec![7u8; size];
     for i in 0..n {
-        s.put(NS, format!("{prefix}{i:06}").as_bytes(), &value, ttl_of(i)).unwrap();
+        s.put(NS, format!("{prefix}{i:06}").as_bytes(), &value, ttl_of(i))
+            .unwrap();
     }
 }
 
@@ -252,15 +338,23 @@ fn a_store_at_its_bound_evicts_soonest_deadlines_first() {
     fill(&s, "never-", 100, 1000, |_| TTL_NEVER);
     let mut peak = 0;
     for round in 0..20 {
-        fill(&s, &format!("churn{round}-"), 1000, 1000, |i| Duration::from_secs(600 + i as u64));
+        fill(&s, &format!("churn{round}-"), 1000, 1000, |i| {
+            Duration::from_secs(600 + i as u64)
+        });
         peak = peak.max(s.stats().unwrap().tree_bytes);
     }
     let st = s.stats().unwrap();
     assert!(st.evicted > 15_000, "{st:?}");
     // A write may pass the bound by its own size only (one 1 kB entry, a page or two).
-    assert!(peak <= bound + 64 * 1024, "tree reached {peak} with a bound of {bound}");
+    assert!(
+        peak <= bound + 64 * 1024,
+        "tree reached {peak} with a bound of {bound}"
+    );
     for i in 0..100 {
-        assert!(s.get(NS, format!("keep-{i:06}").as_bytes()).unwrap().is_some(), "keep-{i} evicted");
+        assert!(
+            s.get(NS, format!("keep-{i:06}").as_bytes()).unwrap().is_some(),
+            "keep-{i} evicted"
+        );
         assert!(s.get(NS, format!("never-{i:06}").as_bytes()).unwrap().is_some());
     }
     // The last round's latest deadlines are the ones kept.
@@ -330,7 +424,8 @@ fn a_backup_taken_during_writes_opens_with_every_entry_and_deadline() {
     for i in 0..10_000 {
         s.delete(NS, format!("base-{i:06}").as_bytes()).unwrap();
     }
-    s.set_max_bytes(Some(64 << 20), Eviction::SoonestDeadline).unwrap();
+    s.set_max_bytes(Some(64 << 20), Eviction::SoonestDeadline)
+        .unwrap();
     let (_, v_before) = s.get_versioned(NS, b"base-019999").unwrap().unwrap();
     std::thread::scope(|sc| {
         let writer = sc.spawn(|| fill(&s, "during-", 5_000, 100, |_| MIN));
@@ -342,30 +437,56 @@ fn a_backup_taken_during_writes_opens_with_every_entry_and_deadline() {
     // Of one state, the compacted copy is the smaller: it leaves the deletes' free pages out.
     s.backup(dir.path().join("full-after"), false).unwrap();
     s.backup(dir.path().join("compact-after"), true).unwrap();
-    let len = |name: &str| std::fs::metadata(dir.path().join(name).join("data.mdb")).unwrap().len();
+    let len = |name: &str| {
+        std::fs::metadata(dir.path().join(name).join("data.mdb"))
+            .unwrap()
+            .len()
+    };
     let (full_len, compact_len) = (len("full-after"), len("compact-after"));
-    assert!(compact_len * 10 < full_len * 9, "compact {compact_len} vs full {full_len}");
+    assert!(
+        compact_len * 10 < full_len * 9,
+        "compact {compact_len} vs full {full_len}"
+    );
     for name in ["full", "compact"] {
         let path = dir.path().join(name);
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path.join("data.mdb")).unwrap().permissions());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(path.join("data.mdb")).unwrap().permissions(),
+        );
         assert_eq!(mode & 0o777, 0o600);
         let b = Store::open(&path, Options::default()).unwrap();
         let r = b.verify().unwrap();
         assert!(r.is_ok(), "{name}: {:?}", r.problems);
         for i in 10_000..20_000 {
             let k = format!("base-{i:06}");
-            assert_eq!(b.deadline(NS, k.as_bytes()).unwrap(), s.deadline(NS, k.as_bytes()).unwrap(), "{name} {k}");
+            assert_eq!(
+                b.deadline(NS, k.as_bytes()).unwrap(),
+                s.deadline(NS, k.as_bytes()).unwrap(),
+                "{name} {k}"
+            );
         }
-        assert_eq!(b.max_bytes().unwrap(), (Some(64 << 20), Eviction::SoonestDeadline));
+        assert_eq!(
+            b.max_bytes().unwrap(),
+            (Some(64 << 20), Eviction::SoonestDeadline)
+        );
         // A version read from the original never matches another value in the copy.
         b.put(NS, b"base-019999", b"changed", MIN).unwrap();
-        assert_eq!(b.put_if_version(NS, b"base-019999", b"x", MIN, Some(v_before)).unwrap(), None);
+        assert_eq!(
+            b.put_if_version(NS, b"base-019999", b"x", MIN, Some(v_before))
+                .unwrap(),
+            None
+        );
         assert!(b.get_versioned(NS, b"base-019999").unwrap().unwrap().1 > v_before);
     }
     // Refused destinations: a non-empty directory, a file.
-    assert_eq!(s.backup(dir.path().join("full"), false).unwrap_err().kind(), ErrorKind::PathInvalid);
+    assert_eq!(
+        s.backup(dir.path().join("full"), false).unwrap_err().kind(),
+        ErrorKind::PathInvalid
+    );
     std::fs::write(dir.path().join("afile"), b"x").unwrap();
-    assert_eq!(s.backup(dir.path().join("afile"), true).unwrap_err().kind(), ErrorKind::PathInvalid);
+    assert_eq!(
+        s.backup(dir.path().join("afile"), true).unwrap_err().kind(),
+        ErrorKind::PathInvalid
+    );
     assert_eq!(std::fs::read(dir.path().join("afile")).unwrap(), b"x");
 }
 
@@ -392,11 +513,16 @@ fn ops_child() {
                         loop {
                             let cur = s.get_versioned(NS, b"cas").unwrap();
                             let (n, v) = match cur {
-                                Some((val, v)) => (String::from_utf8(val).unwrap().parse::<u64>().unwrap(), Some(v)),
+                                Some((val, v)) => {
+                                    (String::from_utf8(val).unwrap().parse::<u64>().unwrap(), Some(v))
+                                }
                                 None => (0, None),
                             };
                             let next = (n + 1).to_string();
-                            if s.put_if_version(NS, b"cas", next.as_bytes(), MIN, v).unwrap().is_some() {
+                            if s.put_if_version(NS, b"cas", next.as_bytes(), MIN, v)
+                                .unwrap()
+                                .is_some()
+                            {
                                 break;
                             }
                         }
@@ -405,7 +531,9 @@ fn ops_child() {
                 "add" => {
                     for i in 0..ROUNDS / 10 {
                         let who = format!("{me}-{t}");
-                        if s.add(NS, format!("slot-{i}").as_bytes(), who.as_bytes(), MIN).unwrap() {
+                        if s.add(NS, format!("slot-{i}").as_bytes(), who.as_bytes(), MIN)
+                            .unwrap()
+                        {
                             println!("WON {i}");
                         }
                     }
@@ -414,7 +542,8 @@ fn ops_child() {
                     let value = vec![3u8; 1000];
                     for i in 0..ROUNDS / 2 {
                         let k = format!("churn-{me}-{t}-{i}");
-                        s.put(NS, k.as_bytes(), &value, Duration::from_secs(600 + i as u64)).unwrap();
+                        s.put(NS, k.as_bytes(), &value, Duration::from_secs(600 + i as u64))
+                            .unwrap();
                         if i % 100 == 0 {
                             println!("WON tree {}", s.stats().unwrap().tree_bytes);
                         }
@@ -445,7 +574,10 @@ fn run_children(dir: &std::path::Path, role: &str) -> Vec<String> {
         let out = c.wait_with_output().unwrap();
         assert!(out.status.success(), "a {role} child failed: {:?}", out.status);
         let text = String::from_utf8(out.stdout).unwrap();
-        lines.extend(text.lines().filter_map(|l| l.find("WON ").map(|at| l[at..].to_string())));
+        lines.extend(
+            text.lines()
+                .filter_map(|l| l.find("WON ").map(|at| l[at..].to_string())),
+        );
     }
     lines
 }
@@ -457,11 +589,17 @@ fn four_processes_of_four_threads_lose_no_update() {
     Store::open(&p, Options::default()).unwrap().close();
     run_children(&p, "incr");
     let s = Store::open(&p, Options::default()).unwrap();
-    assert_eq!(s.get(NS, b"counter").unwrap(), Some((16 * ROUNDS).to_string().into_bytes()));
+    assert_eq!(
+        s.get(NS, b"counter").unwrap(),
+        Some((16 * ROUNDS).to_string().into_bytes())
+    );
     s.close();
     run_children(&p, "cas");
     let s = Store::open(&p, Options::default()).unwrap();
-    assert_eq!(s.get(NS, b"cas").unwrap(), Some((16 * (ROUNDS / 10)).to_string().into_bytes()));
+    assert_eq!(
+        s.get(NS, b"cas").unwrap(),
+        Some((16 * (ROUNDS / 10)).to_string().into_bytes())
+    );
     s.close();
     let mut won = run_children(&p, "add");
     won.sort();
@@ -490,11 +628,62 @@ fn processes_writing_at_once_keep_the_store_at_its_bound() {
         .map(|n| n.parse::<u64>().unwrap())
         .max()
         .unwrap();
-    assert!(peak <= bound + 64 * 1024, "tree reached {peak} with a bound of {bound}");
+    assert!(
+        peak <= bound + 64 * 1024,
+        "tree reached {peak} with a bound of {bound}"
+    );
     let s = Store::open(&p, Options::default()).unwrap();
     assert!(s.stats().unwrap().tree_bytes <= bound + 64 * 1024);
     for i in 0..50 {
-        assert!(s.get(NS, format!("keep-{i:06}").as_bytes()).unwrap().is_some(), "never-expiring keep-{i} evicted");
+        assert!(
+            s.get(NS, format!("keep-{i:06}").as_bytes()).unwrap().is_some(),
+            "never-expiring keep-{i} evicted"
+        );
     }
     assert!(s.verify().unwrap().is_ok());
+}
+
+#[test]
+fn every_entry_of_a_store_and_absolute_deadlines_for_tools() {
+    let (_d, s, clock) = manual_store(1_000_000);
+    s.put_many_until(&[(b"b", b"k1", b"v1", 2_000_000), (b"a", b"k2", b"v2", DEADLINE_NEVER)])
+        .unwrap();
+    s.put(b"a", b"soon", b"x", Duration::from_millis(5)).unwrap();
+    clock.advance(10);
+    let mut seen = Vec::new();
+    s.for_each_entry(None, |e| {
+        seen.push((e.namespace.to_vec(), e.key.to_vec(), e.value.to_vec(), e.deadline));
+        assert!(e.version > 0);
+        true
+    })
+    .unwrap();
+    assert_eq!(
+        seen,
+        vec![
+            (b"a".to_vec(), b"k2".to_vec(), b"v2".to_vec(), DEADLINE_NEVER),
+            (b"b".to_vec(), b"k1".to_vec(), b"v1".to_vec(), 2_000_000),
+        ],
+        "live entries only, namespace by namespace"
+    );
+    let mut only_b = 0;
+    s.for_each_entry(Some(b"b"), |_| {
+        only_b += 1;
+        true
+    })
+    .unwrap();
+    assert_eq!(only_b, 1);
+    let mut first = 0;
+    s.for_each_entry(None, |_| {
+        first += 1;
+        false
+    })
+    .unwrap();
+    assert_eq!(first, 1, "stops when told");
+    let e = s.put_many_until(&[(b"a", b"late", b"v", 999_999)]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TtlInvalid);
+    assert!(s.get(b"a", b"late").unwrap().is_none());
+    assert_eq!(s.deadline(b"b", b"k1").unwrap(), Some(2_000_000));
+    // The reader table: this process's pooled slot at least, once it has read.
+    let slots = s.readers().unwrap();
+    assert!(slots.iter().any(|r| r.pid == std::process::id()), "{slots:?}");
 }

@@ -25,7 +25,7 @@ pub use crate::limits::{
 };
 pub use crate::options::{Durability, Eviction, Options};
 pub use namespace::Namespace;
-pub use ops::Versioned;
+pub use ops::{EntryRef, ReaderSlot, RecordAt, Versioned};
 
 /// One record of [`Store::put_many_ms`]: `(namespace, key, value, ttl_ms)`.
 pub type RecordMs<'a> = (&'a [u8], &'a [u8], &'a [u8], u64);

@@ -20,6 +20,36 @@ const CLEAR_BATCH: usize = 10_000;
 /// A value and the version of the entry that holds it ([`Store::get_versioned`]).
 pub type Versioned = (Vec<u8>, u64);
 
+/// One live entry as [`Store::for_each_entry`] shows it, borrowed from the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// Its namespace.
+    pub namespace: &'a [u8],
+    /// Its key.
+    pub key: &'a [u8],
+    /// Its value.
+    pub value: &'a [u8],
+    /// Its deadline in milliseconds since the Unix epoch ([`crate::DEADLINE_NEVER`] for never).
+    pub deadline: u64,
+    /// Its version (see [`Store::get_versioned`]).
+    pub version: u64,
+}
+
+/// One record of [`Store::put_many_until`]: `(namespace, key, value, deadline_ms)`, the
+/// deadline absolute (milliseconds since the Unix epoch, [`crate::DEADLINE_NEVER`] for never).
+pub type RecordAt<'a> = (&'a [u8], &'a [u8], &'a [u8], u64);
+
+/// A slot of the reader table every process shares ([`Store::readers`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReaderSlot {
+    /// The process holding it.
+    pub pid: u32,
+    /// Its thread (an opaque number).
+    pub thread: u64,
+    /// The transaction id of the snapshot it reads; `None` for a slot kept idle for reuse.
+    pub txnid: Option<u64>,
+}
+
 impl Store {
     /// Gives the live entry `key` a new deadline (now + `ttl`) without rewriting its value;
     /// false when there is none. The entry's version does not change (its value did not).
@@ -378,6 +408,92 @@ impl Store {
             copy.close();
         }
         Ok(())
+    }
+
+    /// Calls `f` for every live entry of `ns` (every namespace with `None`), in namespace and
+    /// key order, from one read snapshot, until `f` returns false. For tools that look at a
+    /// whole store (dump, statistics): a snapshot held long keeps the pages it reads from
+    /// being reused, so the file may grow while it runs.
+    pub fn for_each_entry(&self, ns: Option<&[u8]>, mut f: impl FnMut(EntryRef<'_>) -> bool) -> Result<()> {
+        let g = self.core()?;
+        let core = g.core();
+        if let Some(ns) = ns {
+            limits::namespace(ns)?;
+        }
+        let now = core.now_ms();
+        let start = ns.map_or_else(|| SETTINGS_KEY.to_vec(), namespace_prefix);
+        core.env.read(|txn| {
+            let mut damaged = false;
+            txn.scan_from(&start, |k, v| {
+                let Some((namespace, key)) = split_entry_key(k) else {
+                    return ns.is_none(); // the settings and meta records
+                };
+                if ns.is_some_and(|n| n != namespace) {
+                    return false;
+                }
+                match Header::decode(v) {
+                    Some((h, value)) if h.is_live(now) => f(EntryRef {
+                        namespace,
+                        key,
+                        value,
+                        deadline: h.deadline,
+                        version: h.version,
+                    }),
+                    Some(_) => true,
+                    None => {
+                        damaged = true;
+                        false
+                    }
+                }
+            })?;
+            if damaged {
+                return Err(damaged_entry());
+            }
+            Ok(())
+        })
+    }
+
+    /// [`Store::put_many`] with absolute deadlines (for loading a dump: the deadlines stay
+    /// what they were). All or none; a deadline already past is refused (`TtlInvalid`) — skip
+    /// such records before.
+    pub fn put_many_until(&self, records: &[RecordAt<'_>]) -> Result<()> {
+        let g = self.core()?;
+        let core = g.core();
+        let bytes: usize = records.iter().map(|r| r.1.len() + r.2.len()).sum();
+        limits::batch(records.len(), bytes)?;
+        let now = core.now_ms();
+        let mut ops = Vec::with_capacity(records.len());
+        for (i, &(ns, key, value, deadline)) in records.iter().enumerate() {
+            let at = |e: Error| Error::new(e.kind(), format!("record {i}: {}", e.message()));
+            check_record(core, ns, key, value).map_err(at)?;
+            if deadline <= now {
+                return Err(at(Error::new(
+                    ErrorKind::TtlInvalid,
+                    format!("the deadline {deadline} has passed (now is {now})"),
+                )));
+            }
+            ops.push(PutOp {
+                ns,
+                key,
+                value,
+                deadline,
+            });
+        }
+        if ops.is_empty() {
+            return Ok(());
+        }
+        core.write(Work::Put(&ops)).map(drop)
+    }
+
+    /// The taken slots of the reader table every process shares (LMDB's `mdb_reader_list`).
+    pub fn readers(&self) -> Result<Vec<ReaderSlot>> {
+        let g = self.core()?;
+        Ok(g.core()
+            .env
+            .readers()?
+            .into_iter()
+            .map(|(pid, thread, txnid)| ReaderSlot { pid, thread, txnid })
+            .collect())
     }
 
     /// `f(key, value)` for every live entry of `ns`, in key order, from one snapshot.
