@@ -646,8 +646,11 @@ fn processes_writing_at_once_keep_the_store_at_its_bound() {
 #[test]
 fn every_entry_of_a_store_and_absolute_deadlines_for_tools() {
     let (_d, s, clock) = manual_store(1_000_000);
-    s.put_many_until(&[(b"b", b"k1", b"v1", 2_000_000), (b"a", b"k2", b"v2", DEADLINE_NEVER)])
-        .unwrap();
+    s.put_many_until(&[
+        (b"b", b"k1", b"v1", 2_000_000),
+        (b"a", b"k2", b"v2", DEADLINE_NEVER),
+    ])
+    .unwrap();
     s.put(b"a", b"soon", b"x", Duration::from_millis(5)).unwrap();
     clock.advance(10);
     let mut seen = Vec::new();

@@ -337,7 +337,8 @@ impl Store {
             map_size: core.env.map_size() as u64,
             used_bytes: core.env.used_bytes() as u64,
             evicted: c.evicted.load(Ordering::Relaxed),
-            tree_bytes: core.env.read(|t| t.tree_bytes())?,
+            // Unpooled: looking at the counters must not keep a reader slot (pooled_readers).
+            tree_bytes: core.env.read_unpooled(|t| t.tree_bytes())?,
             pooled_readers: core.env.pooled_readers() as u64,
         };
         Ok(stats)
