@@ -504,7 +504,7 @@ fn ops_child() {
             let s = &s;
             sc.spawn(move || match role {
                 "incr" => {
-                    for _ in 0..ROUNDS {
+                    for _ in 0..INCRS {
                         s.incr(NS, b"counter", 1, Some(MIN)).unwrap();
                     }
                 }
@@ -557,6 +557,8 @@ fn ops_child() {
 }
 
 const ROUNDS: usize = 2_500;
+/// Increments per thread: 16 threads in 4 processes, 160,000 in all.
+const INCRS: usize = 10_000;
 
 fn run_children(dir: &std::path::Path, role: &str) -> Vec<String> {
     let children: Vec<_> = (0..4)
@@ -591,7 +593,7 @@ fn four_processes_of_four_threads_lose_no_update() {
     let s = Store::open(&p, Options::default()).unwrap();
     assert_eq!(
         s.get(NS, b"counter").unwrap(),
-        Some((16 * ROUNDS).to_string().into_bytes())
+        Some((16 * INCRS).to_string().into_bytes())
     );
     s.close();
     run_children(&p, "cas");
