@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | entry | `ns_len:u8 · ns · key` | `deadline:u64 BE · version:u64 BE · flags:u8 · value` |
 //! | index | `0x00 · deadline:u64 BE · ns_len:u8 · ns · key` | empty |
-//! | settings | `0x01` | `max_bytes:u64 BE · eviction:u8 · version_floor:u64 BE` |
+//! | settings | `0x01` | `max_bytes:u64 BE · eviction:u8` |
 //!
 //! All live in LMDB's main database. The settings record is one byte long, so it is no entry
 //! (an entry key with `ns_len` 1 has at least two bytes); absent, every setting has its default. The namespace is length-prefixed, so `("a:b", "c")` and
@@ -109,11 +109,7 @@ pub(crate) fn split_entry_key(k: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// The key of the settings record.
 pub(crate) const SETTINGS_KEY: &[u8] = &[1];
-const SETTINGS_LEN: usize = 17;
-
-/// The versions of a store without a settings record start here: above every version the
-/// first format-1 builds wrote (wall-clock milliseconds << 16, below 2^58 until the year 2109).
-pub(crate) const DEFAULT_VERSION_FLOOR: u64 = 1 << 58;
+const SETTINGS_LEN: usize = 9;
 
 /// The store-wide settings every process honours (the settings record).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,9 +118,6 @@ pub(crate) struct Settings {
     pub max_bytes: u64,
     /// What a write that would pass `max_bytes` does: evict (true) or fail with `Full`.
     pub evict: bool,
-    /// Versions are `version_floor + (transaction id << 20) + n`: a compacted copy, whose
-    /// transaction ids start again at 1, gets a floor above every version it holds.
-    pub version_floor: u64,
 }
 
 impl Default for Settings {
@@ -132,7 +125,6 @@ impl Default for Settings {
         Settings {
             max_bytes: 0,
             evict: true,
-            version_floor: DEFAULT_VERSION_FLOOR,
         }
     }
 }
@@ -142,7 +134,6 @@ impl Settings {
         let mut out = [0u8; SETTINGS_LEN];
         out[..8].copy_from_slice(&self.max_bytes.to_be_bytes());
         out[8] = u8::from(self.evict);
-        out[9..].copy_from_slice(&self.version_floor.to_be_bytes());
         out
     }
 
@@ -154,7 +145,6 @@ impl Settings {
         Some(Settings {
             max_bytes: u64::from_be_bytes(v[..8].try_into().ok()?),
             evict: v[8] == 1,
-            version_floor: u64::from_be_bytes(v[9..].try_into().ok()?),
         })
     }
 }
@@ -240,10 +230,9 @@ mod tests {
         let s = Settings {
             max_bytes: 1 << 30,
             evict: false,
-            version_floor: 99,
         };
         assert_eq!(Settings::decode(&s.encode()), Some(s));
-        assert_eq!(Settings::decode(&s.encode()[..16]), None);
+        assert_eq!(Settings::decode(&s.encode()[..8]), None);
         assert!(split_entry_key(SETTINGS_KEY).is_none() && !is_index_key(SETTINGS_KEY));
         for (text, n) in [
             (&b"0"[..], Some(0)),

@@ -802,12 +802,6 @@ impl Env {
         Ok((len < used).then(|| format!("{DATA_FILE} is {len} bytes long but its pages reach byte {used}")))
     }
 
-    /// The id of the last committed write transaction.
-    pub(crate) fn last_txnid(&self) -> Result<u64> {
-        let _gate = self.gate.read();
-        Ok(self.info()?.me_last_txnid as u64)
-    }
-
     /// Copies the store into directory `dest` (created, mode 0700, when absent; otherwise it
     /// must be empty) from one read snapshot, while readers and writers go on (LMDB's
     /// `mdb_env_copy2`); `compact` leaves out free pages and renumbers the rest, so the copy

@@ -18,12 +18,12 @@ use crate::codec::{is_index_key, split_index_key, Header, Settings, INDEX_PREFIX
 use crate::env::{Env, WriteKind, WriteTxn};
 use crate::error::{ErrorKind, Result};
 use crate::options::Durability;
-use commit::{Committer, Weigh, MAX_RECORDS_PER_TXN};
+use commit::{Committer, Weigh};
 
-/// A transaction's versions are `floor + (id << VERSION_SHIFT) + n`, n below the most records
-/// one transaction carries.
-pub(crate) const VERSION_SHIFT: u32 = 20;
-const _: () = assert!(MAX_RECORDS_PER_TXN <= 1 << VERSION_SHIFT);
+/// A version is `now_ms << VERSION_SHIFT | (transaction id mod 2^VERSION_SHIFT)`: ordered by
+/// wall-clock time (what last-writer-wins between stores needs), and distinct for two
+/// transactions in one millisecond (their ids differ by less than 2^22), in any process.
+const VERSION_SHIFT: u32 = 22;
 
 /// One validated record to write.
 pub(crate) struct PutOp<'a> {
@@ -74,8 +74,6 @@ pub(crate) enum Work<'a> {
         max_bytes: u64,
         evict: bool,
     },
-    /// Raises the version floor (a compacted copy's, see `Store::backup`).
-    RaiseVersionFloor(u64),
 }
 
 /// What a [`Work`] gives back (the variant its operation documents).
@@ -148,20 +146,18 @@ pub(crate) struct TxnCtx {
     pub now: u64,
     /// The store-wide settings, read in the transaction.
     pub settings: Settings,
-    /// Every version this transaction gives is at least this; versions of earlier
-    /// transactions are all below it (see [`Settings::version_floor`]).
+    /// The version of this transaction's writes (see [`VERSION_SHIFT`]); every entry an
+    /// earlier transaction wrote has a lower one, barring a step back of the wall clock.
     pub first_version: u64,
-    next_version: u64,
 }
 
 impl TxnCtx {
-    /// A version for a record that had `old` (or none): above every earlier version of the
-    /// store and above the key's own.
+    /// The version for a record that had `old` (or none): the transaction's, or the key's
+    /// own plus one when that is higher (after a step back of the clock), so that a key's
+    /// versions only grow.
     #[inline]
-    pub(crate) fn version(&mut self, old: Option<u64>) -> u64 {
-        let v = self.next_version.max(old.map_or(0, |o| o.saturating_add(1)));
-        self.next_version = v + 1;
-        v
+    pub(crate) fn version(&self, old: Option<u64>) -> u64 {
+        self.first_version.max(old.map_or(0, |o| o.saturating_add(1)))
     }
 }
 
@@ -343,12 +339,11 @@ impl Core {
                 )
             })?,
         };
-        let first_version = settings.version_floor.saturating_add(txn.id() << VERSION_SHIFT);
+        let first_version = (now << VERSION_SHIFT) | (txn.id() & ((1 << VERSION_SHIFT) - 1));
         Ok(TxnCtx {
             now,
             settings,
             first_version,
-            next_version: first_version,
         })
     }
 

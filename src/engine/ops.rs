@@ -86,11 +86,6 @@ impl Core {
                 txn.put(SETTINGS_KEY, &ctx.settings.encode())?;
                 Outcome::Done(true)
             }
-            Work::RaiseVersionFloor(floor) => {
-                ctx.settings.version_floor = ctx.settings.version_floor.max(floor);
-                txn.put(SETTINGS_KEY, &ctx.settings.encode())?;
-                Outcome::Done(true)
-            }
         }))
     }
 

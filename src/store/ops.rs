@@ -11,7 +11,7 @@ use crate::codec::{namespace_prefix, split_entry_key, EntryKey, Header, Settings
 use crate::engine::{Outcome, PutOp, Work};
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{self, deadline_for, ttl_ms};
-use crate::options::{Eviction, Options};
+use crate::options::Eviction;
 
 /// Entries `clear` removes per write transaction: a namespace of millions of entries is many
 /// bounded transactions, never one giant one.
@@ -385,8 +385,8 @@ impl Store {
     /// empty) from one snapshot, while readers and writers go on. The copy is a store with
     /// every entry, deadline and setting. `compact` leaves free pages out, so the copy's file
     /// is only as large as the data: the way to shrink a store is a compacted backup opened in
-    /// its place. The copy's versions go on above the original's, so a version read from the
-    /// original never matches a different value in the copy.
+    /// its place. Versions are wall-clock based, so the copy's new writes get versions above
+    /// the original's.
     pub fn backup(&self, dest: impl AsRef<Path>, compact: bool) -> Result<()> {
         let dest = dest.as_ref();
         let g = self.core()?;
@@ -394,20 +394,7 @@ impl Store {
         if dest.as_os_str().is_empty() {
             return Err(Error::new(ErrorKind::PathInvalid, "the backup path is empty"));
         }
-        core.env.copy_to(dest, compact)?;
-        if compact {
-            // The copy's transaction ids start again at 1: give it a floor above every
-            // version the snapshot can hold (the original's ids only grew since).
-            let floor = self
-                .settings()?
-                .version_floor
-                .saturating_add((core.env.last_txnid()? + 1) << crate::engine::VERSION_SHIFT);
-            // The smallest map: opening must not extend the compacted file.
-            let copy = Store::open(dest, Options::default().map_size(limits::MIN_MAP_SIZE))?;
-            copy.core()?.core().write(Work::RaiseVersionFloor(floor))?;
-            copy.close();
-        }
-        Ok(())
+        core.env.copy_to(dest, compact)
     }
 
     /// Calls `f` for every live entry of `ns` (every namespace with `None`), in namespace and
