@@ -6,9 +6,10 @@
  *  - every call that opens an LMDB transaction runs on a dirty I/O scheduler, except `get`
  *    of a value up to 4 KiB, measured to stay far under 1 ms (README, "Scheduler decision");
  *    `get_dirty` is the all-dirty read, chosen with `config :ttlkv, read_scheduler: :dirty`;
+ *    `stats` is dirty too (a counter waits on the map's growth gate);
  *  - binaries go in without a copy (enif_inspect_binary; iolists are flattened once);
  *    values come out through ttlkv_get_into, straight into a BEAM binary;
- *  - atoms are made once, in load;
+ *  - atoms are made once, in load, the statuses' and counters' from the library's own names;
  *  - runtime failures are {error, closed} or {error, {StatusAtom, DetailBinary}};
  *    wrong argument types raise badarg (ArgumentError in Elixir).
  */
@@ -29,6 +30,7 @@
 #define LOAD_ERR_ABI_BASE 0x10000 /* + the library's ttlkv_abi_version() */
 #define LOAD_ERR_RESOURCE 2
 #define LOAD_ERR_LOAD_INFO 3
+#define LOAD_ERR_STATS 4
 
 /* Values up to this size are read into a stack buffer, then into a (possibly heap) binary. */
 #define SMALL_VALUE 4096
@@ -55,6 +57,12 @@ static ERL_NIF_TERM ATOM_UNKNOWN_STATUS;
  * reaches Elixir, as {unknown_status, N}. 0 marks "no such status". */
 #define STATUS_LIMIT 1000
 static ERL_NIF_TERM STATUS_ATOMS[STATUS_LIMIT];
+
+/* Every counter's atom, by its number (TTLKV_STAT_*), made at load from ttlkv_stat_name(0..)
+ * until NULL: the table of counters lives in the library alone, so stats/1 reports every
+ * counter the linked library has, without a list here or in Elixir. */
+static ERL_NIF_TERM *STAT_ATOMS = NULL;
+static unsigned int STAT_COUNT = 0;
 
 static ERL_NIF_TERM
 make_detail(ErlNifEnv *env, const char *text)
@@ -186,6 +194,39 @@ nif_status_str(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
         return enif_make_badarg(env);
     }
     return make_detail(env, ttlkv_status_str(code));
+}
+
+/* stat_name(Which) -> Name :: binary() | nil: ttlkv_stat_name, for tests to list the
+ * library's counters themselves. */
+static ERL_NIF_TERM
+nif_stat_name(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    unsigned int which;
+    (void)argc;
+    if (!enif_get_uint(env, argv[0], &which)) {
+        return enif_make_badarg(env);
+    }
+    const char *name = ttlkv_stat_name(which);
+    return name == NULL ? ATOM_NIL : make_detail(env, name);
+}
+
+/* max_key_len(Store, Ns) -> {ok, Bytes} | {error, _}. Arithmetic on the namespace's length
+ * and LMDB's key limit (read at open): no transaction and no I/O, so a normal scheduler. */
+static ERL_NIF_TERM
+nif_max_key_len(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns;
+    size_t n = 0;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_max_key_len(s->store, ns.data, ns.size, &n);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    return enif_make_tuple2(env, ATOM_OK, enif_make_uint64(env, (ErlNifUInt64)n));
 }
 
 static ERL_NIF_TERM
@@ -546,16 +587,16 @@ nif_entries(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     return list_ns(env, argv, 1);
 }
 
-/* sync(Store) -> ok | {error, _}: flush now (periodic mode). */
+/* flush(Store) -> ok | {error, _}: committed writes to disk now (periodic mode). */
 static ERL_NIF_TERM
-nif_sync(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+nif_flush(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     nif_store *s;
     (void)argc;
     if (!get_store(env, argv[0], &s)) {
         return enif_make_badarg(env);
     }
-    ttlkv_status st = ttlkv_sync(s->store);
+    ttlkv_status st = ttlkv_flush(s->store);
     return st == TTLKV_OK ? ATOM_OK : make_error(env, st);
 }
 
@@ -574,6 +615,49 @@ nif_purge_expired(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
         return make_error(env, st);
     }
     return enif_make_tuple2(env, ATOM_OK, enif_make_uint64(env, (ErlNifUInt64)removed));
+}
+
+/* stats(Store) -> {ok, #{CounterAtom => integer()}} | {error, _}. Dirty: a counter such as
+ * used_bytes takes the environment's growth gate, which waits while the map grows. */
+static ERL_NIF_TERM
+nif_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ERL_NIF_TERM map;
+    (void)argc;
+    if (!get_store(env, argv[0], &s)) {
+        return enif_make_badarg(env);
+    }
+    map = enif_make_new_map(env);
+    for (unsigned int i = 0; i < STAT_COUNT; i++) {
+        uint64_t v = 0;
+        ttlkv_status st = ttlkv_stat(s->store, (uint32_t)i, &v);
+        if (st != TTLKV_OK) {
+            return make_error(env, st);
+        }
+        enif_make_map_put(env, map, STAT_ATOMS[i], enif_make_uint64(env, (ErlNifUInt64)v), &map);
+    }
+    return enif_make_tuple2(env, ATOM_OK, map);
+}
+
+/* verify(Store) -> {ok, Problems, Detail} | {error, _}. Detail is ttlkv_last_error() read
+ * right after the call on this thread (it describes the problems although the call returned
+ * TTLKV_OK), or <<>> when there are none; TTLKV.verify/1 splits it into lines. */
+static ERL_NIF_TERM
+nif_verify(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    uint64_t problems = 0;
+    (void)argc;
+    if (!get_store(env, argv[0], &s)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_verify(s->store, &problems);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    ERL_NIF_TERM detail = make_detail(env, problems > 0 ? ttlkv_last_error() : "");
+    return enif_make_tuple3(env, ATOM_OK, enif_make_uint64(env, (ErlNifUInt64)problems), detail);
 }
 
 /* --- load ----------------------------------------------------------------------------- */
@@ -607,6 +691,23 @@ on_load(ErlNifEnv *env, void **priv, ERL_NIF_TERM load_info)
         const char *name = ttlkv_status_name(code);
         STATUS_ATOMS[code] = strcmp(name, "unknown") == 0 ? 0 : enif_make_atom(env, name);
     }
+    /* An upgrade within the same image finds the table made: the library, and so its list of
+     * counters, is the same one. */
+    if (STAT_ATOMS == NULL) {
+        unsigned int n = 0;
+        while (ttlkv_stat_name(n) != NULL) {
+            n++;
+        }
+        ERL_NIF_TERM *atoms = enif_alloc(sizeof(ERL_NIF_TERM) * (n > 0 ? n : 1));
+        if (atoms == NULL) {
+            return LOAD_ERR_STATS;
+        }
+        for (unsigned int i = 0; i < n; i++) {
+            atoms[i] = enif_make_atom(env, ttlkv_stat_name(i));
+        }
+        STAT_ATOMS = atoms;
+        STAT_COUNT = n;
+    }
     return 0;
 }
 
@@ -624,6 +725,8 @@ static ErlNifFunc nif_funcs[] = {
     {"version", 0, nif_version, 0},
     {"status_str", 1, nif_status_str, 0},
     {"live_stores", 0, nif_live_stores, 0},
+    {"stat_name", 1, nif_stat_name, 0},
+    {"max_key_len", 2, nif_max_key_len, 0},
     {"open", 2, nif_open, DIRTY_IO},
     {"close", 1, nif_close, DIRTY_IO},
     {"put", 5, nif_put, DIRTY_IO},
@@ -635,8 +738,10 @@ static ErlNifFunc nif_funcs[] = {
     {"deadline", 3, nif_deadline, DIRTY_IO},
     {"keys", 2, nif_keys, DIRTY_IO},
     {"entries", 2, nif_entries, DIRTY_IO},
-    {"sync", 1, nif_sync, DIRTY_IO},
+    {"flush", 1, nif_flush, DIRTY_IO},
     {"purge_expired", 1, nif_purge_expired, DIRTY_IO},
+    {"stats", 1, nif_stats, DIRTY_IO},
+    {"verify", 1, nif_verify, DIRTY_IO},
 };
 
 ERL_NIF_INIT(Elixir.TTLKV.NIF, nif_funcs, on_load, NULL, on_upgrade, NULL)

@@ -38,6 +38,8 @@ defmodule TTLKV do
   on fsync never holds up a normal scheduler, with one measured exception: `get/3` of a value
   up to 4 KiB runs on the caller's scheduler (p99 in microseconds, cold page cache included;
   the README has the numbers), and moves to a dirty I/O scheduler for larger values.
+  `max_key_len/2` opens no transaction (it is arithmetic on the namespace's length) and runs
+  on the caller's scheduler too; `stats/1` and `verify/1` run on dirty I/O schedulers.
   """
 
   @enforce_keys [:ref, :path]
@@ -299,10 +301,11 @@ defmodule TTLKV do
   def entries(store, namespace), do: TTLKV.NIF.entries(ref!(store), namespace)
 
   @doc """
-  Flushes committed writes to disk now (for `durability: :periodic`, before a planned stop).
+  Flushes committed writes to disk now (for `durability: :periodic`, before a planned stop;
+  cheap with `durability: :sync`, where every put is already on disk when it returns).
   """
-  @spec sync(t()) :: :ok | {:error, reason()}
-  def sync(store), do: TTLKV.NIF.sync(ref!(store))
+  @spec flush(t()) :: :ok | {:error, reason()}
+  def flush(store), do: TTLKV.NIF.flush(ref!(store))
 
   @doc """
   Removes every entry past its deadline now, without waiting for the library's expiry
@@ -311,6 +314,63 @@ defmodule TTLKV do
   """
   @spec purge_expired(t()) :: {:ok, non_neg_integer()} | {:error, reason()}
   def purge_expired(store), do: TTLKV.NIF.purge_expired(ref!(store))
+
+  @doc """
+  The longest key `namespace` takes, in bytes (about 490 for a short namespace: LMDB's key
+  limit less the namespace and the deadline index's share). A longer key is refused with
+  `{:error, {:key_too_long, detail}}`, never truncated.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.os_time()}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> {:ok, max} = TTLKV.max_key_len(store, "cache")
+      iex> TTLKV.put(store, "cache", :binary.copy("k", max), "v", 60_000)
+      :ok
+      iex> {:error, {:key_too_long, _detail}} =
+      ...>   TTLKV.put(store, "cache", :binary.copy("k", max + 1), "v", 60_000)
+  """
+  @spec max_key_len(t(), namespace()) :: {:ok, non_neg_integer()} | {:error, reason()}
+  def max_key_len(store, namespace), do: TTLKV.NIF.max_key_len(ref!(store), namespace)
+
+  @doc """
+  The counters of the store's background work in this OS process, as a map from each
+  counter's name to its value: `:expired_removed`, `:write_calls`, `:map_size`,
+  `:used_bytes`, ... one key per `TTLKV_STAT_*` counter of the linked library (the NIF takes
+  the names from `ttlkv_stat_name()` when it loads). They are those of the store's
+  environment, shared by every handle on the directory in this VM.
+  """
+  @spec stats(t()) :: {:ok, %{atom() => non_neg_integer()}} | {:error, reason()}
+  def stats(store), do: TTLKV.NIF.stats(ref!(store))
+
+  @doc """
+  Checks, in one snapshot, that the entries and the deadline index agree. `{:ok, []}` when
+  the store is consistent; otherwise `{:ok, problems}`, the library's description of the
+  first ones, one string per line (`ttlkv_verify()` still succeeds on a damaged store). It
+  reads every record, so it runs on a dirty I/O scheduler.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.os_time()}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.put(store, "cache", "k", "v", 60_000)
+      :ok
+      iex> TTLKV.verify(store)
+      {:ok, []}
+  """
+  @spec verify(t()) :: {:ok, [String.t()]} | {:error, reason()}
+  def verify(store) do
+    case TTLKV.NIF.verify(ref!(store)) do
+      {:ok, 0, _detail} -> {:ok, []}
+      {:ok, count, detail} -> {:ok, problem_lines(count, detail)}
+      {:error, _} = error -> error
+    end
+  end
+
+  # The detail of a verify that found `count` problems, one string per non-empty line, as
+  # Python's Store.verify reads it; a bare count when the library gave no text.
+  defp problem_lines(count, detail) do
+    case String.split(detail, ["\r\n", "\n", "\r"], trim: true) |> Enum.reject(&(&1 == "")) do
+      [] -> ["#{count} problem(s)"]
+      lines -> lines
+    end
+  end
 
   @doc "The library's version text: crate and LMDB versions."
   @spec version() :: String.t()

@@ -90,7 +90,7 @@ defmodule TTLKVTest do
       assert TTLKV.get(s, "ns", "k") == {:ok, "v2"}
     end
 
-    test "entries gives keys and values of one snapshot; purge_expired and sync", %{store: s} do
+    test "entries gives keys and values of one snapshot; purge_expired and flush", %{store: s} do
       :ok = TTLKV.put_many(s, "ns", [{"long", "y"}, {"a", ""}], 60_000)
       :ok = TTLKV.put(s, "ns", "short", "x", 300)
       {:ok, d} = TTLKV.deadline(s, "ns", "short")
@@ -98,7 +98,7 @@ defmodule TTLKVTest do
       assert TTLKV.entries(s, "ns") == {:ok, [{"a", ""}, {"long", "y"}]}
       assert {:ok, removed} = TTLKV.purge_expired(s)
       assert removed in [0, 1]
-      assert TTLKV.sync(s) == :ok
+      assert TTLKV.flush(s) == :ok
     end
 
     test ":infinity never expires", %{store: s} do
@@ -185,8 +185,11 @@ defmodule TTLKVTest do
       assert TTLKV.keys(s, "ns") == {:error, :closed}
       assert TTLKV.deadline(s, "ns", "k") == {:error, :closed}
       assert TTLKV.entries(s, "ns") == {:error, :closed}
-      assert TTLKV.sync(s) == {:error, :closed}
+      assert TTLKV.flush(s) == {:error, :closed}
       assert TTLKV.purge_expired(s) == {:error, :closed}
+      assert TTLKV.stats(s) == {:error, :closed}
+      assert TTLKV.verify(s) == {:error, :closed}
+      assert TTLKV.max_key_len(s, "ns") == {:error, :closed}
     end
 
     test "wrong argument types raise ArgumentError", %{store: s} do
@@ -201,6 +204,10 @@ defmodule TTLKVTest do
       assert_raise ArgumentError, fn -> TTLKV.put_many(s, "ns", [{"k"}], 1_000) end
       assert_raise ArgumentError, fn -> TTLKV.put_many(s, "ns", ["k"], 1_000) end
       assert_raise ArgumentError, fn -> TTLKV.put_many(s, "ns", :x, 1_000) end
+      assert_raise ArgumentError, fn -> TTLKV.max_key_len(s, :ns) end
+      assert_raise ArgumentError, fn -> TTLKV.stats(%{}) end
+      assert_raise ArgumentError, fn -> TTLKV.verify(make_ref()) end
+      assert_raise ArgumentError, fn -> TTLKV.flush(nil) end
       assert_raise ArgumentError, fn -> TTLKV.open("/tmp/a\0b") end
       assert_raise ArgumentError, fn -> TTLKV.open("/tmp/x", bogus: 1) end
       assert_raise ArgumentError, fn -> TTLKV.open("/tmp/x", durability: :eventually) end
@@ -216,6 +223,151 @@ defmodule TTLKVTest do
       assert {:error, {_, _}} = TTLKV.open(Path.join(file, "below"))
       assert {:error, {:path_invalid, _}} = TTLKV.open("")
     end
+  end
+
+  describe "flush, stats, verify, max_key_len" do
+    test "flush succeeds in both durability modes; the old name sync/1 is gone", %{
+      dir: dir,
+      store: s
+    } do
+      :ok = TTLKV.put(s, "ns", "k", "v", 60_000)
+      assert TTLKV.flush(s) == :ok
+
+      {:ok, p} = TTLKV.open(dir <> "-periodic", durability: :periodic)
+      on_exit(fn -> File.rm_rf(dir <> "-periodic") end)
+      :ok = TTLKV.put(p, "ns", "k", "v", 60_000)
+      assert TTLKV.flush(p) == :ok
+      assert TTLKV.close(p) == :ok
+
+      refute function_exported?(TTLKV, :sync, 1)
+    end
+
+    test "stats has one key per counter of the library, in the header's numbering", %{store: s} do
+      # The library's own list, asked anew (not the NIF's table made at load).
+      names =
+        Stream.iterate(0, &(&1 + 1))
+        |> Stream.map(&TTLKV.NIF.stat_name/1)
+        |> Enum.take_while(&(&1 != nil))
+
+      assert names != []
+      assert names == Enum.uniq(names)
+
+      assert {:ok, stats} = TTLKV.stats(s)
+      assert Enum.sort(Map.keys(stats)) == Enum.sort(Enum.map(names, &String.to_atom/1))
+      assert Enum.all?(Map.values(stats), &(is_integer(&1) and &1 >= 0))
+
+      # Every TTLKV_STAT_* of the header the NIF was built with names the counter of its
+      # number (the library may have appended newer ones).
+      header = File.read!(header_path())
+      defined = Regex.scan(~r/^#define TTLKV_STAT_(\w+) (\d+)$/m, header)
+      assert defined != []
+
+      for [_, name, n] <- defined do
+        assert Enum.at(names, String.to_integer(n)) == String.downcase(name)
+      end
+    end
+
+    test "the write counters move with puts and are shared by handles on the directory", %{
+      dir: dir,
+      store: s
+    } do
+      {:ok, before} = TTLKV.stats(s)
+      for k <- ["a", "b", "c"], do: :ok = TTLKV.put(s, "ns", k, "v", 60_000)
+      {:ok, later} = TTLKV.stats(s)
+      assert later.write_calls - before.write_calls == 3
+      assert (later.write_commits - before.write_commits) in 1..3
+      assert later.map_size >= later.used_bytes and later.used_bytes > 0
+
+      {:ok, other} = TTLKV.open(dir)
+      {:ok, seen} = TTLKV.stats(other)
+      assert seen.write_calls == later.write_calls
+      assert TTLKV.close(other) == :ok
+    end
+
+    test "expired_removed grows once an expired entry is removed", %{store: s} do
+      {:ok, before} = TTLKV.stats(s)
+      :ok = TTLKV.put(s, "ns", "short", "x", 50)
+      {:ok, d} = TTLKV.deadline(s, "ns", "short")
+      wait_until(fn -> System.os_time(:millisecond) > d end)
+
+      # The expiry thread or this purge removes it, whichever comes first; both count it.
+      wait_until(fn ->
+        {:ok, _} = TTLKV.purge_expired(s)
+        {:ok, now} = TTLKV.stats(s)
+        now.expired_removed >= before.expired_removed + 1
+      end)
+    end
+
+    test "verify finds nothing wrong in a healthy store", %{store: s} do
+      assert TTLKV.verify(s) == {:ok, []}
+      :ok = TTLKV.put_many(s, "ns", for(i <- 1..200, do: {"k#{i}", "v"}), 60_000)
+      :ok = TTLKV.put(s, "ns", "forever", "v", :infinity)
+      :ok = TTLKV.delete(s, "ns", "k7")
+      assert TTLKV.verify(s) == {:ok, []}
+    end
+
+    test "verify describes an index record whose entry key was damaged on disk", %{dir: dir} do
+      {:ok, s} = TTLKV.open(dir)
+      :ok = TTLKV.put(s, "ns", "key1", "value", 3_600_000)
+      {:ok, deadline} = TTLKV.deadline(s, "ns", "key1")
+      assert TTLKV.close(s) == :ok
+
+      # The index record 0x00 · deadline · ns_len · ns · key (README, "On-disk format"):
+      # change the key's last byte, so it names an entry that does not exist and the entry
+      # has no index record. LMDB keeps no checksums, so it reads the page as it is.
+      data_file = Path.join(dir, "data.mdb")
+      data = File.read!(data_file)
+      hits = :binary.matches(data, <<0, deadline::64, 2, "ns", "key1">>)
+      assert hits != []
+
+      damaged =
+        Enum.reduce(hits, data, fn {pos, len}, acc ->
+          <<head::binary-size(pos + len - 1), _::8, tail::binary>> = acc
+          <<head::binary, "0", tail::binary>>
+        end)
+
+      File.write!(data_file, damaged)
+
+      {:ok, s} = TTLKV.open(dir)
+      assert {:ok, problems} = TTLKV.verify(s)
+      assert problems != []
+      assert Enum.all?(problems, &(is_binary(&1) and &1 != "" and not (&1 =~ "\n")))
+      assert Enum.any?(problems, &(&1 =~ "index record"))
+      # The entry itself is still served.
+      assert TTLKV.get(s, "ns", "key1") == {:ok, "value"}
+      assert TTLKV.close(s) == :ok
+    end
+
+    test "max_key_len is the longest key a put takes, for every namespace length", %{store: s} do
+      for ns <- ["n", "ns", :binary.copy("n", 100), :binary.copy("n", 255)] do
+        assert {:ok, max} = TTLKV.max_key_len(s, ns)
+        assert max > 0
+        longest = :binary.copy("k", max)
+        assert TTLKV.put(s, ns, longest, "v", 60_000) == :ok
+        assert TTLKV.get(s, ns, longest) == {:ok, "v"}
+
+        too_long = longest <> "k"
+        assert {:error, {:key_too_long, detail}} = TTLKV.put(s, ns, too_long, "v", 60_000)
+        assert detail =~ Integer.to_string(max)
+        assert {:error, {:key_too_long, _}} = TTLKV.get(s, ns, too_long)
+      end
+
+      # The namespace and the key share one limit.
+      {:ok, short} = TTLKV.max_key_len(s, "n")
+      {:ok, long} = TTLKV.max_key_len(s, :binary.copy("n", 255))
+      assert short - long == 254
+      assert TTLKV.max_key_len(s, ["n", [?s]]) == TTLKV.max_key_len(s, "ns")
+    end
+
+    test "max_key_len refuses a namespace the store refuses", %{store: s} do
+      assert {:error, {:namespace_invalid, _}} = TTLKV.max_key_len(s, "")
+      assert {:error, {:namespace_invalid, _}} = TTLKV.max_key_len(s, :binary.copy("n", 256))
+    end
+  end
+
+  defp header_path do
+    include = System.get_env("TTLKV_INCLUDE_DIR") || Path.expand("../../../include", __DIR__)
+    Path.join(include, "ttlkv.h")
   end
 
   describe "store directories" do

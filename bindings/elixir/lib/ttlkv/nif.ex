@@ -12,6 +12,7 @@ defmodule TTLKV.NIF do
   @load_err_abi_base 0x10000
   @load_err_resource 2
   @load_err_load_info 3
+  @load_err_stats 4
 
   def abi_version_expected, do: @abi_version
 
@@ -57,12 +58,17 @@ defmodule TTLKV.NIF do
   defp explain_code(@load_err_load_info, _),
     do: "TTLKV.NIF expects ABI #{@abi_version} but the shim was compiled for another"
 
+  defp explain_code(@load_err_stats, _),
+    do: "could not allocate the table of the library's counters (ttlkv_stat_name)"
+
   defp explain_code(_, text), do: text
 
   def abi_version, do: :erlang.nif_error(:nif_not_loaded)
   def version, do: :erlang.nif_error(:nif_not_loaded)
   def status_str(_code), do: :erlang.nif_error(:nif_not_loaded)
   def live_stores, do: :erlang.nif_error(:nif_not_loaded)
+  def stat_name(_which), do: :erlang.nif_error(:nif_not_loaded)
+  def max_key_len(_store, _ns), do: :erlang.nif_error(:nif_not_loaded)
   def open(_path, _opts), do: :erlang.nif_error(:nif_not_loaded)
   def close(_store), do: :erlang.nif_error(:nif_not_loaded)
   def put(_store, _ns, _key, _value, _ttl), do: :erlang.nif_error(:nif_not_loaded)
@@ -73,6 +79,8 @@ defmodule TTLKV.NIF do
   def deadline(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
   def keys(_store, _ns), do: :erlang.nif_error(:nif_not_loaded)
   def entries(_store, _ns), do: :erlang.nif_error(:nif_not_loaded)
-  def sync(_store), do: :erlang.nif_error(:nif_not_loaded)
+  def flush(_store), do: :erlang.nif_error(:nif_not_loaded)
   def purge_expired(_store), do: :erlang.nif_error(:nif_not_loaded)
+  def stats(_store), do: :erlang.nif_error(:nif_not_loaded)
+  def verify(_store), do: :erlang.nif_error(:nif_not_loaded)
 end
