@@ -1,20 +1,26 @@
-# Python binding (bindings/python, issue #4): a virtualenv under target/, the package installed
-# with pip exactly as a user would (its setup.py runs `cargo build --release --lib` and puts
-# libttlkv inside the package), then pytest, the demo and the benchmark.
-# Needs only python3 (with venv) on PATH; pip fetches setuptools, pytest and the bench peers.
+# Python binding (bindings/python): a wheel built by setuptools-rust (`make wheel`, which runs
+# `cargo rustc --release --lib` and puts libttlkv inside the package), installed with pip into
+# a virtualenv under target/, then pytest, the demo and the benchmark; the same wheel is also
+# installed into a fresh virtualenv whose PATH has no Rust toolchain and smoke-tested there.
+# Needs only python3 (with venv) on PATH; pip fetches setuptools-rust, pytest and the bench
+# peers. The ctypes tables (src/ttlkv/_abi.py) are generated from include/ttlkv.h by
+# `make python-abi` and committed.
 
 PYTHON ?= python3
 PY_DIR := $(ROOT)/bindings/python
 PY_VENV := $(TARGET)/venv
 PY := $(PY_VENV)/bin/python
 PY_PIP := $(PY) -m pip --disable-pip-version-check --no-input
+PY_WHEELS := $(TARGET)/wheels
+PY_WHEEL_VENV := $(TARGET)/wheel-venv
 
 TEST_SUITES += test-python
 LINTS += lint-python
 DEMOS += demo-python
 BENCHES += bench-python
 
-.PHONY: test-python lint-python demo-python bench-python python-install python-lint-tools
+.PHONY: test-python test-python-wheel lint-python demo-python bench-python python-install \
+	python-lint-tools python-abi wheel
 
 $(PY_VENV)/.ready:
 	rm -rf $(PY_VENV)
@@ -30,24 +36,51 @@ $(PY_VENV)/.ready:
 	fi
 	touch $@
 
+# Rewrites the generated ctypes tables (src/ttlkv/_abi.py, and the exception classes of
+# src/ttlkv/_errors.py) from the header; standard library only. Commit the result.
+python-abi:
+	$(PYTHON) $(PY_DIR)/tools/gen_abi.py
+
+# One wheel in target/wheels, always of the current tree. setuptools builds in the source
+# directory, so its build/ and egg-info are removed before (a stale build/lib would put files
+# deleted from src/ into the wheel) and after.
+wheel: $(PY_VENV)/.ready
+	rm -rf $(PY_DIR)/build $(PY_DIR)/src/ttlkv.egg-info $(PY_WHEELS)/ttlkv-*.whl
+	$(PY_PIP) wheel --quiet --no-deps --wheel-dir $(PY_WHEELS) $(PY_DIR)
+	rm -rf $(PY_DIR)/build $(PY_DIR)/src/ttlkv.egg-info
+	ls $(PY_WHEELS)/ttlkv-*.whl
+
 # Reinstalled on every run, so the package always carries the library of the current tree.
 # The test tools are checked every run too (pip does not go to the network when satisfied).
-python-install: $(PY_VENV)/.ready
+python-install: wheel
 	$(PY_PIP) install --quiet "pytest>=7" "mypy>=1.5"
-	$(PY_PIP) install --quiet --force-reinstall --no-deps $(PY_DIR)
-	$(PY) -c 'import ttlkv; print("python: ttlkv", ttlkv.__version__, "over", ttlkv.library_version(), "from", ttlkv.library_path())'
+	$(PY_PIP) install --quiet --force-reinstall --no-deps $(PY_WHEELS)/ttlkv-*.whl
+	env -u TTLKV_LIBRARY $(PY) -c 'import ttlkv; print("python: ttlkv", ttlkv.__version__, "over", ttlkv.library_version(), "from", ttlkv.library_path())'
 
 # ruff (pycodestyle, pyflakes, bugbear; config in bindings/python/pyproject.toml) over every
-# Python file of the repository, and mypy --strict over the package.
+# Python file of the repository, mypy --strict over the package, and the generated tables
+# checked against the header.
 python-lint-tools: $(PY_VENV)/.ready
 	$(PY_PIP) install --quiet "ruff>=0.4" "mypy>=1.5"
 
 lint-python: python-lint-tools
 	$(PY_VENV)/bin/ruff check --config $(PY_DIR)/pyproject.toml $(PY_DIR) $(ROOT)/examples/python $(ROOT)/benches/python
 	cd $(PY_DIR) && $(PY) -m mypy --strict src/ttlkv
+	$(PYTHON) $(PY_DIR)/tools/gen_abi.py --check
 
-# TTLKV_LIBRARY is unset so that the tests exercise the library pip installed.
-test-python: python-install
+# The wheel as a user without Rust gets it: a new virtualenv, an environment emptied of
+# everything but a PATH with neither cargo nor rustc, pip offline, then a smoke test.
+test-python-wheel: wheel
+	rm -rf $(PY_WHEEL_VENV)
+	$(PYTHON) -m venv $(PY_WHEEL_VENV)
+	env -i PATH=$(PY_WHEEL_VENV)/bin HOME=$(PY_WHEEL_VENV) PIP_CONFIG_FILE=/dev/null \
+	  $(PY_WHEEL_VENV)/bin/python -m pip --disable-pip-version-check --no-input install \
+	  --quiet --no-index --no-deps --no-cache-dir $(PY_WHEELS)/ttlkv-*.whl
+	env -i PATH=$(PY_WHEEL_VENV)/bin HOME=$(PY_WHEEL_VENV) \
+	  $(PY_WHEEL_VENV)/bin/python -I $(PY_DIR)/tests/wheel_smoke.py $(PY_WHEELS)/ttlkv-*.whl
+
+# TTLKV_LIBRARY is unset so that the tests exercise the library inside the installed wheel.
+test-python: python-install test-python-wheel
 	cd $(PY_DIR) && env -u TTLKV_LIBRARY $(PY) -m pytest -p no:cacheprovider tests
 
 # The store directory is $$TTLKV_DEMO_DIR (shared with the C and Elixir demos), else a temp dir.

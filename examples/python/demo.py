@@ -47,6 +47,7 @@ def main() -> int:
         sessions.put_many({b"a": b"1", b"b": b"2"})
         assert sessions.delete(b"a") is True and sessions.delete(b"a") is False
         print(f"python demo: sessions keys = {sorted(sessions.keys())}")
+        print(f"python demo: sessions entries = {sessions.entries()}")  # one snapshot
 
         # Objects, with an explicit serializer (JSON here: readable from C and Elixir too).
         profiles = store.namespace("profiles", ttl=None, serializer=ttlkv.JSONSerializer())
@@ -64,6 +65,12 @@ def main() -> int:
         shared["python"] = f"hello from Python {sys.version.split()[0]}".encode()
         for key in shared.keys():
             print(f"python demo: demo/{key.decode(errors='replace')} = {shared.get(key)!r}")
+
+        # On disk now (a no-op cost in sync mode), and the counters of the background work.
+        store.flush()
+        stats = store.stats()
+        print(f"python demo: {len(stats)} counters, e.g. write_commits={stats['write_commits']}, "
+              f"write_calls={stats['write_calls']}, used_bytes={stats['used_bytes']}")
 
     print("python demo: ok")
     return 0

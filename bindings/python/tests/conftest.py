@@ -8,7 +8,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import pytest
 
@@ -57,6 +57,22 @@ def start_python(code: str, *args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def replace_everywhere(monkeypatch: pytest.MonkeyPatch, original: Any, replacement: Any) -> int:
+    """Replaces ``original`` (a native function, say) wherever a module of the package bound it
+    to a name, for the test; returns how many names were replaced (the hot paths bind the
+    functions they call to module globals once)."""
+    replaced = 0
+    for name, module in list(sys.modules.items()):
+        if name != "ttlkv" and not name.startswith("ttlkv."):
+            continue
+        for attribute, value in list(vars(module).items()):
+            if value is original:
+                monkeypatch.setattr(module, attribute, replacement)
+                replaced += 1
+    assert replaced, f"nothing in the package refers to {original!r}"
+    return replaced
 
 
 @pytest.fixture

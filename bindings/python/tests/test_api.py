@@ -9,6 +9,7 @@ import time
 import pytest
 
 import ttlkv
+from ttlkv import _ffi
 
 
 def test_bytes_round_trip(ns: ttlkv.Namespace) -> None:
@@ -252,15 +253,19 @@ def test_context_manager_closes(store_dir) -> None:  # type: ignore[no-untyped-d
         assert s.get("n", b"k") == b"v"
 
 
-def test_items_and_values_come_from_one_snapshot(store: ttlkv.Store) -> None:
+def test_entries_and_values_come_from_one_snapshot(store: ttlkv.Store) -> None:
     ns = store.namespace("items", ttl=60)
     ns.put_many({b"b": b"2", b"a": b"1", b"": b"empty"})
-    assert ns.items() == [(b"", b"empty"), (b"a", b"1"), (b"b", b"2")]
+    assert ns.entries() == [(b"", b"empty"), (b"a", b"1"), (b"b", b"2")]
     assert ns.values() == [b"empty", b"1", b"2"]
-    assert store.entries("items") == ns.items()
+    assert store.entries("items") == ns.entries() == ns.items()
     objects = store.namespace("items-json", ttl=60, serializer=ttlkv.JSONSerializer())
     objects["x"] = [1]
-    assert objects.items() == [(b"x", [1])]
+    assert objects.entries() == objects.items() == [(b"x", [1])]
+
+
+def test_items_is_the_mapping_spelling_of_entries() -> None:
+    assert ttlkv.Namespace.items is ttlkv.Namespace.entries
 
 
 def test_max_key_len_depends_on_the_namespace(store: ttlkv.Store) -> None:
@@ -274,19 +279,22 @@ def test_maintenance_calls(store: ttlkv.Store) -> None:
     ns = store.namespace("maint", ttl=60)
     ns.put(b"k", b"v")
     ns.put(b"gone", b"v", ttl=0.05)
-    store.sync()
+    store.flush()
     time.sleep(0.1)
     removed = store.purge_expired()
     assert removed in (0, 1)  # 0 when the expiry thread was quicker
     assert ns.keys() == [b"k"]
     assert store.verify() == []
     stats = store.stats()
-    assert set(stats) == {
-        "expired_removed", "expiry_batches", "expiry_panics", "expiry_errors",
-        "readers_reclaimed", "map_size", "used_bytes",
-    }
+    assert list(stats) == [name for name, _ in _ffi.STATS]  # the library's, in its order
+    assert {
+        "expired_removed", "expiry_batches", "expiry_panics", "expiry_errors", "readers_reclaimed",
+        "map_size", "used_bytes", "write_commits", "write_calls", "pooled_readers",
+    } <= set(stats)
     assert stats["map_size"] >= stats["used_bytes"] > 0
     assert stats["expiry_panics"] == 0
+    assert stats["write_calls"] >= stats["write_commits"] >= 1  # the puts above
+    assert not hasattr(store, "sync")  # renamed flush() before 1.0, no alias
 
 
 def test_constants_are_exported() -> None:

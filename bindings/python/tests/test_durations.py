@@ -14,8 +14,8 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 
 import ttlkv
-from ttlkv import _store
-from conftest import wait_until
+from ttlkv import _ffi, _native
+from conftest import replace_everywhere, wait_until
 
 # (seconds, milliseconds the library must receive)
 ROUNDED = [(5e-10, 1), (0.0015, 2), (0.3, 300), (0.001, 1), (1.5, 1500), (1.1, 1100), (2, 2000)]
@@ -25,7 +25,7 @@ ROUNDED = [(5e-10, 1), (0.0015, 2), (0.3, 300), (0.001, 1), (1.5, 1500), (1.1, 1
 def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[List[int]]:
     """Every ``ttl_ms`` the binding passes to ttlkv_put and ttlkv_put_many."""
     seen: List[int] = []
-    real_put, real_put_many = _store._fput, _store._put_many
+    real_put, real_put_many = _ffi.fast.ttlkv_put, _ffi.lib.ttlkv_put_many
 
     def put(*args: Any) -> Any:
         seen.append(args[7].value)  # a c_uint64 (the fast path passes exact C types)
@@ -35,8 +35,8 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[List[int]]:
         seen.extend(array[i].ttl_ms for i in range(count))
         return real_put_many(handle, array, count)
 
-    monkeypatch.setattr(_store, "_fput", put)
-    monkeypatch.setattr(_store, "_put_many", put_many)
+    replace_everywhere(monkeypatch, real_put, put)
+    replace_everywhere(monkeypatch, real_put_many, put_many)
     yield seen
 
 
@@ -73,13 +73,13 @@ def test_sub_millisecond_ttls_are_accepted_and_expire(store: ttlkv.Store) -> Non
 def options_set(monkeypatch: pytest.MonkeyPatch) -> Iterator[List[Tuple[str, int]]]:
     """Every ``ttlkv_options_set_<name>(value)`` a Store() makes."""
     seen: List[Tuple[str, int]] = []
-    real = ttlkv.Store._set_option
+    real = _native.set_option
 
     def record(options: Any, name: str, value: int) -> None:
         seen.append((name, value))
         real(options, name, value)
 
-    monkeypatch.setattr(ttlkv.Store, "_set_option", staticmethod(record))
+    replace_everywhere(monkeypatch, real, record)
     yield seen
 
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, List
 import pytest
 
 import ttlkv
-from ttlkv import _store
+from ttlkv import _lifetime
 from conftest import run_python
 
 pytestmark = [
@@ -95,7 +95,7 @@ def every_call(store: ttlkv.Store, ns: ttlkv.Namespace) -> List[Callable[[], Any
         lambda: store.deadline("n", b"k"),
         lambda: store.put_many([("n", b"k", b"child", 60)]),
         lambda: store.max_key_len("n"),
-        lambda: store.sync(),
+        lambda: store.flush(),
         lambda: store.purge_expired(),
         lambda: store.stats(),
         lambda: store.verify(),
@@ -108,6 +108,7 @@ def every_call(store: ttlkv.Store, ns: ttlkv.Namespace) -> List[Callable[[], Any
         lambda: b"k" in ns,
         lambda: ns.keys(),
         lambda: list(ns),
+        lambda: ns.entries(),
         lambda: ns.items(),
         lambda: ns.deadline(b"k"),
         lambda: ns.max_key_len(),
@@ -162,14 +163,14 @@ def test_child_closes_and_drops_the_inherited_store(store_dir: Path) -> None:
             raise AssertionError("a closed store answered")
         # The other handle is dropped without close(): its finalizer runs ttlkv_free.
         finalizer = other._finalizer
-        assert any(h is other_handle for h in _store._live.values())
+        assert any(h is other_handle for h in _lifetime._live.values())
         del other
         gc.collect()
         assert not finalizer.alive
-        assert not any(h is other_handle for h in _store._live.values())
+        assert not any(h is other_handle for h in _lifetime._live.values())
         del store, ns
         gc.collect()
-        assert not any(h is handle for h in _store._live.values())
+        assert not any(h is handle for h in _lifetime._live.values())
         # Then the child opens the directory itself and writes.
         with ttlkv.Store(store_dir) as own:
             assert own.get("n", b"k") == b"parent"
@@ -182,7 +183,7 @@ def test_child_closes_and_drops_the_inherited_store(store_dir: Path) -> None:
     ns.put(b"k", b"parent 2")
     other.put("n", b"k3", b"other", 60)
     assert store.get("n", b"k") == b"parent 2" and ns.get(b"k3") == b"other"
-    store.sync()
+    store.flush()
     assert store.verify() == []
     other.close()
     store.close()
@@ -215,7 +216,7 @@ def test_child_works_with_its_own_store_and_the_parent_sees_it(store_dir: Path) 
         assert own.max_key_len("n") > 400
         assert own.stats()["map_size"] > 0
         assert own.verify() == []
-        own.sync()
+        own.flush()
         # A store dropped and opened again in the child.
         finalizer = own._finalizer
         del own, mine

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import ttlkv
-from ttlkv import _store
+from ttlkv import _lifetime
 from conftest import run_python
 
 
@@ -20,12 +20,12 @@ def test_finalizer_releases_a_forgotten_store(store_dir: Path) -> None:
     finalizer = store._finalizer
     ref = weakref.ref(store)
     handle = store._h
-    assert any(h is handle for h in _store._live.values())
+    assert any(h is handle for h in _lifetime._live.values())
     del store
     gc.collect()
     assert ref() is None
     assert not finalizer.alive
-    assert not any(h is handle for h in _store._live.values())
+    assert not any(h is handle for h in _lifetime._live.values())
     # The directory is usable again, and the write survived.
     with ttlkv.Store(store_dir) as again:
         assert again.get("n", b"k") == b"v"

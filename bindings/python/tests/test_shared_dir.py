@@ -16,7 +16,7 @@ from typing import Callable, Dict
 import pytest
 
 import ttlkv
-from ttlkv import _ffi
+from ttlkv import _abi
 
 VICTIM_BYTES = b"precious data of the victim\n" * 100
 
@@ -34,7 +34,7 @@ def test_directory_writable_by_others_is_refused_by_default(store_dir: Path, mod
         ttlkv.Store(store_dir)
     error = info.value
     assert isinstance(error, ttlkv.StorageError)
-    assert error.code == _ffi.STATUS["TTLKV_PERMISSION"] == 205
+    assert error.code == _abi.STATUS["TTLKV_PERMISSION"] == 205
     assert "allow_shared_dir" in str(error)
     assert str(store_dir) in str(error)
     with pytest.raises(ttlkv.PermissionDeniedError, match="allow_shared_dir"):
@@ -122,7 +122,7 @@ def test_store_file_linked_to_a_victim_is_refused_and_the_victim_unchanged(
         ttlkv.Store(directory, allow_shared_dir=allow_shared_dir)
     error = info.value
     assert isinstance(error, ttlkv.InvalidArgumentError)
-    assert error.code == _ffi.STATUS["TTLKV_PATH_INVALID"] == 108
+    assert error.code == _abi.STATUS["TTLKV_PATH_INVALID"] == 108
     assert error.detail
     assert _snapshot(victim) == before
     assert sorted(os.listdir(directory)) == [name]  # nothing created beside it

@@ -12,55 +12,30 @@ open at once in Python, C and Elixir programs, and in several processes::
 
 TTLs are seconds (``int``, ``float`` or ``timedelta``), rounded up to whole milliseconds;
 ``None`` (= :data:`TTL_NEVER`) never expires. Errors derive from :class:`Error`, one class
-per status code of the C ABI (see :mod:`ttlkv._errors` for the tree).
+per failing status code of the C ABI (see :mod:`ttlkv._errors` for the tree).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from . import _ffi
-from ._errors import CLASSES as _ERROR_CLASSES
-from ._errors import Error
+from . import _abi, _errors, _ffi
+from ._convert import TTL_NEVER, ttl_to_ms
+from ._errors import *  # noqa: F403  one exception class per failing status code (_errors.__all__)
+from ._namespace import Namespace
 from ._serializers import JSONSerializer, PickleSerializer, Serializer
-from ._store import TTL_NEVER, Namespace, Store, ttl_to_ms
-
-# One exception class per status code, made from the codes at import (see ttlkv._errors).
-globals().update(_ERROR_CLASSES)
-if TYPE_CHECKING:
-    from ._errors import (  # noqa: F401  ("X as X": re-exported for type checkers)
-        BatchTooLargeError as BatchTooLargeError,
-        BufferTooSmallError as BufferTooSmallError,
-        ClosedError as ClosedError,
-        CorruptedError as CorruptedError,
-        FullError as FullError,
-        IncompatibleError as IncompatibleError,
-        InvalidArgumentError as InvalidArgumentError,
-        IoError as IoError,
-        KeyTooLongError as KeyTooLongError,
-        NamespaceInvalidError as NamespaceInvalidError,
-        NoSpaceError as NoSpaceError,
-        PanicError as PanicError,
-        PathInvalidError as PathInvalidError,
-        PermissionDeniedError as PermissionDeniedError,
-        ReadersFullError as ReadersFullError,
-        StorageError as StorageError,
-        TTLInvalidError as TTLInvalidError,
-        ValueTooLargeError as ValueTooLargeError,
-    )
+from ._store import Store
 
 __version__ = "0.1.0"
 
 #: The C ABI version this package speaks; a library of another version is refused at import.
-ABI_VERSION: int = _ffi.ABI_VERSION
+ABI_VERSION: int = _abi.ABI_VERSION
 #: The longest namespace name, in bytes.
-MAX_NAMESPACE_LEN: int = _ffi.CONSTANTS["TTLKV_MAX_NAMESPACE_LEN"]
+MAX_NAMESPACE_LEN: int = _abi.CONSTANTS["TTLKV_MAX_NAMESPACE_LEN"]
 #: The largest value, in bytes (1 GiB).
-MAX_VALUE_LEN: int = _ffi.CONSTANTS["TTLKV_MAX_VALUE_LEN"]
+MAX_VALUE_LEN: int = _abi.CONSTANTS["TTLKV_MAX_VALUE_LEN"]
 #: The most records one ``put_many`` takes.
-MAX_BATCH_RECORDS: int = _ffi.CONSTANTS["TTLKV_MAX_BATCH_RECORDS"]
+MAX_BATCH_RECORDS: int = _abi.CONSTANTS["TTLKV_MAX_BATCH_RECORDS"]
 #: The most bytes of keys and values one ``put_many`` takes.
-MAX_BATCH_BYTES: int = _ffi.CONSTANTS["TTLKV_MAX_BATCH_BYTES"]
+MAX_BATCH_BYTES: int = _abi.CONSTANTS["TTLKV_MAX_BATCH_BYTES"]
 
 
 def library_version() -> str:
@@ -75,7 +50,6 @@ def library_path() -> str:
 
 __all__ = [
     "ABI_VERSION",
-    "Error",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_RECORDS",
     "MAX_NAMESPACE_LEN",
@@ -89,5 +63,5 @@ __all__ = [
     "library_path",
     "library_version",
     "ttl_to_ms",
-    *sorted(_ERROR_CLASSES),
 ]
+__all__ += _errors.__all__

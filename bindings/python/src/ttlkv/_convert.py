@@ -1,0 +1,177 @@
+"""Conversions of the caller's arguments to what the C ABI takes: keys, values, namespace
+names and TTLs. Pure Python: nothing here calls the library."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from typing import Any, Dict, Union
+
+from ._abi import CONSTANTS, STATUS
+from ._errors import binding_error
+
+__all__ = [
+    "TTL",
+    "TTL_NEVER",
+    "BytesLike",
+    "Key",
+    "checked_namespace",
+    "context",
+    "namespace_bytes",
+    "seconds_to_ms",
+    "to_key",
+    "to_value",
+    "ttl_to_ms",
+]
+
+#: Pass as ``ttl`` for an entry that never expires. It *is* ``None``: ``ttl=None`` and
+#: ``ttl=TTL_NEVER`` mean the same. (``math.inf`` is accepted too.)
+TTL_NEVER = None
+
+Key = Union[bytes, str]
+"""A key or a namespace name: ``bytes``, or ``str`` stored as its UTF-8 bytes."""
+BytesLike = Union[bytes, bytearray, memoryview]
+"""A value: any object with the buffer protocol (``bytes``, ``bytearray``, ``memoryview``…)."""
+TTL = Union[int, float, datetime.timedelta, None]
+"""A time-to-live in seconds (``int`` or ``float``) or a ``timedelta``; ``None`` never expires."""
+
+TTL_NEVER_MS = CONSTANTS["TTLKV_TTL_NEVER"]
+_MAX_NAMESPACE_LEN = CONSTANTS["TTLKV_MAX_NAMESPACE_LEN"]
+_TTL_INVALID = STATUS["TTLKV_TTL_INVALID"]
+
+
+def to_key(key: Any) -> bytes:
+    if isinstance(key, bytes):
+        return bytes(key)
+    if isinstance(key, str):
+        return key.encode("utf-8")
+    raise TypeError(f"ttlkv keys are bytes or str, not {type(key).__name__}")
+
+
+def to_value(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return bytes(value)
+    if isinstance(value, str):
+        raise TypeError(
+            "ttlkv values are bytes-like, not str: encode it, or open the namespace with a "
+            "serializer"
+        )
+    try:
+        view = memoryview(value)
+    except TypeError:
+        raise TypeError(
+            f"ttlkv values are bytes-like objects, not {type(value).__name__} "
+            "(open the namespace with a serializer to store objects)"
+        ) from None
+    with view:
+        return view.tobytes()
+
+
+def namespace_bytes(name: Any) -> bytes:
+    """A namespace name as bytes. Store-level calls leave the length check to the library
+    (TTLKV_NAMESPACE_INVALID)."""
+    if type(name) is bytes:
+        return name
+    if isinstance(name, str):
+        return name.encode("utf-8")
+    if isinstance(name, bytes):
+        return bytes(name)
+    raise TypeError(f"ttlkv namespace names are bytes or str, not {type(name).__name__}")
+
+
+def checked_namespace(name: Any) -> bytes:
+    """A namespace name as bytes, its length checked (a Namespace checks it once, when made)."""
+    encoded = namespace_bytes(name)
+    if not 1 <= len(encoded) <= _MAX_NAMESPACE_LEN:
+        raise binding_error(
+            STATUS["TTLKV_NAMESPACE_INVALID"],
+            f"a namespace name is 1 to {_MAX_NAMESPACE_LEN} bytes, got {len(encoded)}",
+        )
+    return encoded
+
+
+def context(operation: str, ns: bytes) -> str:
+    """What an error message says was being done. Keys are left out on purpose: they are
+    often session tokens."""
+    return f"{operation} in namespace {ns.decode('utf-8', 'backslashreplace')!r}"
+
+
+#: ``seconds_to_ms`` of the non-integral floats seen so far (programs use few distinct TTLs);
+#: bounded.
+_MS_CACHE: Dict[float, int] = {}
+
+
+def seconds_to_ms(seconds: Union[int, float]) -> int:
+    """Positive, finite seconds to whole milliseconds, rounding up, so that a positive duration
+    never becomes 0: ``5e-10`` -> 1, ``0.0015`` -> 2.
+
+    A float is only the nearest binary value to the number that was meant: ``0.3`` is a hair
+    below 3/10 and ``0.001`` a hair above 1/1000 (and ``0.3 * 1000`` in floats a hair above
+    300). So the float's exact value is used (no float multiplication), and counts as a
+    whole number of milliseconds when one lies within one unit in the last place of the
+    float: ``0.3`` -> 300, ``0.001`` -> 1, ``1.1`` -> 1100. Otherwise it rounds up.
+    """
+    if isinstance(seconds, int) or seconds.is_integer():
+        return int(seconds) * 1000
+    cached = _MS_CACHE.get(seconds)
+    if cached is not None:
+        return cached
+    # seconds == num / den exactly, den == 2**j; so ms == whole + rem / den, 0 < rem < den.
+    num, den = seconds.as_integer_ratio()
+    whole, rem = divmod(num * 1000, den)
+    # One ulp of `seconds` is 2**k, and 2**-j is a multiple of it (j <= -k). Within the
+    # tolerance of 1000 * 2**k ms <=> (rem / den) <= 1000 * 2**k <=> rem << -(k + j) <= 1000.
+    k = max(math.frexp(seconds)[1] - 53, -1074)
+    shift = -(k + den.bit_length() - 1)
+    if (rem << shift) <= 1000:
+        ms = whole  # a hair above a whole number of milliseconds: the float's own error
+    else:
+        ms = whole + 1  # a hair below one, or truly above `whole`: round up
+    ms = max(ms, 1)
+    if len(_MS_CACHE) < 1024:
+        _MS_CACHE[seconds] = ms
+    return ms
+
+
+def _timedelta_ms(delta: datetime.timedelta) -> int:
+    """A timedelta to whole milliseconds, rounding up, exactly (in integer microseconds)."""
+    micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return -(-micros // 1000)
+
+
+def ttl_to_ms(ttl: TTL) -> int:
+    """Converts a TTL in seconds to the C ABI's milliseconds (``TTLKV_TTL_NEVER`` for never).
+
+    A positive TTL is rounded up to whole milliseconds and never becomes 0 (``5e-10`` -> 1,
+    ``0.0015`` -> 2); an exact one stays exact (``0.3`` -> 300, ``1.5`` -> 1500).
+
+    Raises:
+        TTLInvalidError: for 0, a negative or NaN TTL, or one too large to represent.
+        TypeError: for anything but a number, a ``timedelta`` or ``None``.
+    """
+    if ttl is None:
+        return TTL_NEVER_MS
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float, datetime.timedelta)):
+        raise TypeError(
+            f"ttl is a number of seconds, a timedelta or None, not {type(ttl).__name__}"
+        )
+    if isinstance(ttl, datetime.timedelta):
+        if ttl <= datetime.timedelta(0):
+            raise binding_error(_TTL_INVALID, f"ttl must be positive, or None for never; got {ttl!r}")
+        ms = _timedelta_ms(ttl)
+    else:
+        if isinstance(ttl, float):
+            if math.isnan(ttl):
+                raise binding_error(_TTL_INVALID, "ttl is NaN")
+            if ttl == math.inf:
+                return TTL_NEVER_MS
+        if ttl <= 0:
+            raise binding_error(
+                _TTL_INVALID, f"ttl must be positive seconds, or None for never; got {ttl!r}"
+            )
+        ms = seconds_to_ms(ttl)
+    if ms >= TTL_NEVER_MS:
+        raise binding_error(
+            _TTL_INVALID, f"ttl {ttl!r} is too large; use None for an entry that never expires"
+        )
+    return ms
