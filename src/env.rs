@@ -844,16 +844,27 @@ impl Env {
             )
         })?;
         let flags = if compact { ffi::MDB_CP_COMPACT } else { 0 };
-        let rc = {
-            // The copy reads through this process's map: no remap meanwhile.
-            let _gate = self.gate.read();
-            // SAFETY: env is open; c is NUL-terminated.
-            unsafe { ffi::mdb_env_copy2(self.env.env(), c.as_ptr(), flags) }
-        };
         let data = dest.join(DATA_FILE);
-        if rc != 0 {
+        let mut waiting_since = None;
+        loop {
+            let rc = {
+                // The copy reads through this process's map: no remap meanwhile.
+                let _gate = self.gate.read();
+                // SAFETY: env is open; c is NUL-terminated.
+                unsafe { ffi::mdb_env_copy2(self.env.env(), c.as_ptr(), flags) }
+            };
+            if rc == 0 {
+                break;
+            }
             let _ = std::fs::remove_file(&data);
-            return Err(code_error(&what(), rc));
+            match rc {
+                // Its read transaction could not start: adopt the map another process grew,
+                // or wait for a reader slot, as any read does; then copy again.
+                ffi::MDB_MAP_RESIZED | ffi::MDB_READERS_FULL => self
+                    .read_failed(rc, &mut waiting_since)
+                    .map_err(|e| Error::new(e.kind(), format!("{}: {}", what(), e.message())))?,
+                rc => return Err(code_error(&what(), rc)),
+            }
         }
         std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .map_err(|e| Error::io(&what(), &e))?;

@@ -549,6 +549,14 @@ fn ops_child() {
                         }
                     }
                 }
+                "grow" if t == 0 => {
+                    // 48 MB: beyond the 16 MiB map the parent opened with.
+                    let big = vec![9u8; 1 << 20];
+                    for i in 0..48 {
+                        s.put(NS, format!("grow-{i}").as_bytes(), &big, MIN).unwrap();
+                    }
+                }
+                "grow" => {}
                 other => panic!("unknown role {other}"),
             });
         }
@@ -691,4 +699,29 @@ fn every_entry_of_a_store_and_absolute_deadlines_for_tools() {
     // The reader table: this process's pooled slot at least, once it has read.
     let slots = s.readers().unwrap();
     assert!(slots.iter().any(|r| r.pid == std::process::id()), "{slots:?}");
+}
+
+#[test]
+fn a_backup_adopts_a_map_another_process_grew() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s");
+    let s = Store::open(&p, Options::default()).unwrap();
+    s.put(NS, b"mine", b"v", MIN).unwrap();
+    // Another process grows the store far beyond this process's map, then exits.
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "ops_child", "--nocapture", "--test-threads=1"])
+        .env("TTLKV_OPS_CHILD", format!("grow:{}", p.display()))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+        .then_some(())
+        .expect("the growing child failed");
+    for compact in [false, true] {
+        let dest = dir.path().join(format!("copy-{compact}"));
+        s.backup(&dest, compact).unwrap();
+        let b = Store::open(&dest, Options::default()).unwrap();
+        assert_eq!(b.count(NS).unwrap(), 49);
+        assert!(b.verify().unwrap().is_ok());
+    }
 }
