@@ -725,3 +725,29 @@ fn a_backup_adopts_a_map_another_process_grew() {
         assert!(b.verify().unwrap().is_ok());
     }
 }
+
+#[test]
+fn lowering_the_bound_evicts_in_bounded_transactions_before_it_returns() {
+    let (_d, s) = temp_store(Options::default().durability(Durability::Periodic {
+        sync_interval: Duration::from_millis(100),
+    }));
+    let keys: Vec<[u8; 4]> = (0..60_000u32).map(|i| i.to_be_bytes()).collect();
+    for chunk in keys.chunks(20_000) {
+        let recs: Vec<ttlkv::RecordMs<'_>> = chunk
+            .iter()
+            .map(|k| (NS, &k[..], &[5u8; 40][..], 600_000))
+            .collect();
+        s.put_many_ms(&recs).unwrap();
+    }
+    let commits = s.stats().unwrap().write_commits;
+    s.set_max_bytes(Some(256 << 10), Eviction::SoonestDeadline)
+        .unwrap();
+    let st = s.stats().unwrap();
+    assert!(st.tree_bytes <= 256 << 10, "{st:?}");
+    assert!(st.evicted > 50_000, "{st:?}");
+    assert!(
+        st.write_commits - commits >= 6,
+        "at most 10,000 evictions per transaction: {st:?}"
+    );
+    assert!(s.verify().unwrap().is_ok());
+}

@@ -14,6 +14,9 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Records the eviction loop looks at per round, between two looks at the tree's size.
 const EVICT_ROUND: usize = 64;
+/// The most entries one transaction evicts: a bound lowered far below the store's size is
+/// reached in bounded transactions (see `Store::set_max_bytes`), never one giant one.
+pub(crate) const EVICT_MAX_PER_TXN: u64 = 10_000;
 
 impl Core {
     /// Applies one job. The outer error fails the whole transaction; the inner one fails this
@@ -140,7 +143,7 @@ impl Core {
                     evicted += 1;
                 }
             }
-            if txn.tree_bytes()? <= max {
+            if evicted >= EVICT_MAX_PER_TXN || txn.tree_bytes()? <= max {
                 return Ok(evicted);
             }
             from = last;
@@ -167,7 +170,7 @@ impl Core {
                 txn.del(ek)?;
                 evicted += 1;
             }
-            if txn.tree_bytes()? <= max {
+            if evicted >= EVICT_MAX_PER_TXN || txn.tree_bytes()? <= max {
                 break;
             }
             from = last;

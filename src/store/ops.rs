@@ -348,17 +348,34 @@ impl Store {
     /// Bounds the bytes of the store's B-tree (`Stats::tree_bytes`) at `max_bytes` (`None`:
     /// no bound), for every process: the bound is stored in the store. A write that would
     /// pass it evicts entries first ([`Eviction::SoonestDeadline`]) or fails with
-    /// [`ErrorKind::Full`] ([`Eviction::None`]). Lowering the bound evicts at the next write.
-    /// A bound below `max_map_size` also keeps the room deletes and expiry need.
+    /// [`ErrorKind::Full`] ([`Eviction::None`]). Lowering the bound with eviction evicts
+    /// before this returns, in transactions of at most 10,000 entries. A bound below
+    /// `max_map_size` also keeps the room deletes and expiry need.
     pub fn set_max_bytes(&self, max_bytes: Option<u64>, eviction: Eviction) -> Result<()> {
         let g = self.core()?;
         let core = g.core();
         let max_bytes = max_bytes.map(limits::max_bytes).transpose()?.unwrap_or(0);
-        core.write(Work::SetBound {
+        let bound = Work::SetBound {
             max_bytes,
             evict: eviction == Eviction::SoonestDeadline,
-        })
-        .map(drop)
+        };
+        core.write(bound)?;
+        // A bound far below the store's size: evict in bounded transactions until it holds
+        // (each write of the bound evicts at most EVICT_MAX_PER_TXN entries).
+        while eviction == Eviction::SoonestDeadline && max_bytes > 0 {
+            let before = core.counters.evicted.load(std::sync::atomic::Ordering::Relaxed);
+            if core.env.read_unpooled(|t| t.tree_bytes())? <= max_bytes {
+                break;
+            }
+            core.write(Work::SetBound {
+                max_bytes,
+                evict: true,
+            })?;
+            if core.counters.evicted.load(std::sync::atomic::Ordering::Relaxed) == before {
+                break; // nothing left to evict (another process may be racing: fine)
+            }
+        }
+        Ok(())
     }
 
     /// The store's size bound and what passing it does.
