@@ -362,8 +362,10 @@ impl Store {
         core.write(bound)?;
         // A bound far below the store's size: evict in bounded transactions until it holds
         // (each write of the bound evicts at most EVICT_MAX_PER_TXN entries).
-        let evicting = eviction == Eviction::SoonestDeadline && max_bytes > 0;
-        while evicting {
+        if eviction == Eviction::None || max_bytes == 0 {
+            return Ok(());
+        }
+        loop {
             let before = core.counters.evicted.load(std::sync::atomic::Ordering::Relaxed);
             if core.env.read_unpooled(|t| t.tree_bytes())? <= max_bytes {
                 break;
