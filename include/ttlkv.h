@@ -163,6 +163,18 @@
 #define TTLKV_STAT_TREE_BYTES 11
 
 /**
+ * `ttlkv_stat()`: 1 when this process's open verified the whole store first (the machine had
+ * not shut down cleanly since the store's last flush), else 0.
+ */
+#define TTLKV_STAT_VERIFIED_AT_OPEN 12
+
+/**
+ * `ttlkv_stat()`: 1 when this process's open found the store damaged and reset it
+ * (TTLKV_ON_CORRUPTION_RESET), else 0.
+ */
+#define TTLKV_STAT_CORRUPTION_RESETS 13
+
+/**
  * `ttlkv_incr()` flag: create a missing counter (with the value `delta` and the TTL
  * `create_ttl_ms`) instead of returning TTLKV_NOT_FOUND.
  */
@@ -189,6 +201,20 @@
  * `ttlkv_backup()` flag: compact the copy (leave free pages out).
  */
 #define TTLKV_BACKUP_COMPACT 1
+
+/**
+ * `ttlkv_options_set_on_corruption()`: open fails with TTLKV_CORRUPTED, naming the path, and
+ * touches nothing (the default).
+ */
+#define TTLKV_ON_CORRUPTION_ERROR 0
+
+/**
+ * `ttlkv_options_set_on_corruption()`: the damaged directory is renamed aside
+ * (`<dir>.corrupted-<unix ms>`) and a fresh, empty store opens in its place;
+ * `ttlkv_corruption_reset()` tells where the old one went and TTLKV_STAT_CORRUPTION_RESETS
+ * counts it. The cached data is lost; the application starts.
+ */
+#define TTLKV_ON_CORRUPTION_RESET 1
 
 /**
  * The result of every fallible call. The numbers are part of the ABI and never reused:
@@ -655,6 +681,17 @@ ttlkv_status ttlkv_max_bytes(struct ttlkv_store *s,
                              uint32_t *eviction);
 
 /**
+ * Where the damaged store went when this handle's open reset it
+ * (TTLKV_ON_CORRUPTION_RESET): on TTLKV_OK, `*out` holds the path (UTF-8 where the file
+ * system's name is, not NUL-terminated), to release with `ttlkv_buf_free()`.
+ *
+ * Returns TTLKV_OK; TTLKV_NOT_FOUND (the open reset nothing); TTLKV_INVALID_ARGUMENT;
+ * TTLKV_CLOSED; TTLKV_PANIC.
+ */
+ttlkv_status ttlkv_corruption_reset(struct ttlkv_store *s,
+                                    struct ttlkv_buf *out);
+
+/**
  * Copies the store into the directory `dest` (NUL-terminated UTF-8; created with mode 0700
  * when absent, else it must be empty) from one snapshot while readers and writers go on. The
  * copy opens as a store with every entry, deadline and setting. With TTLKV_BACKUP_COMPACT in
@@ -765,6 +802,17 @@ ttlkv_status ttlkv_options_set_write_map(struct ttlkv_options *o,
  */
 ttlkv_status ttlkv_options_set_allow_shared_dir(struct ttlkv_options *o,
                                                 int32_t enabled);
+
+/**
+ * What `ttlkv_open()` does with a store it finds damaged — by an ordinary open, or by the full
+ * check it runs after an unclean shutdown of the machine (TTLKV_STAT_VERIFIED_AT_OPEN):
+ * TTLKV_ON_CORRUPTION_ERROR (default) or TTLKV_ON_CORRUPTION_RESET.
+ *
+ * Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL or `mode` is not a
+ * TTLKV_ON_CORRUPTION_* constant.
+ */
+ttlkv_status ttlkv_options_set_on_corruption(struct ttlkv_options *o,
+                                             uint32_t mode);
 
 /**
  * Releases an options builder. NULL is allowed (nothing happens). Must not be called twice

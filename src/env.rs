@@ -58,6 +58,10 @@ pub(crate) const FORMAT_VERSION: u32 = 1;
 const DB_META: &str = "meta";
 const DATA_FILE: &str = "data.mdb";
 const LOCK_FILE: &str = "lock.mdb";
+/// Beside the store: the last transaction id known to be on disk and the kernel boot id of
+/// the flush that put it there (see [`Env::may_hold_reordered_writes`]).
+const FLUSH_MARK: &str = "flush.mark";
+const FLUSH_MARK_LEN: usize = 96;
 
 /// True for the record of the named `meta` database, which shares the main database with
 /// the data.
@@ -91,6 +95,15 @@ pub(crate) struct EnvOptions {
     /// Skip the ownership and mode checks of the directory and its files (symbolic links and
     /// hard links are refused regardless).
     pub allow_shared_dir: bool,
+    /// The kernel's boot id (`None` where there is none); a test may give its own.
+    pub boot_id: Option<String>,
+}
+
+/// This boot's id (`/proc/sys/kernel/random/boot_id`), or `None` where the kernel has none.
+pub(crate) fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let id = id.trim();
+    (!id.is_empty() && !id.contains(char::is_whitespace)).then(|| id.to_string())
 }
 
 /// What a write transaction does to the store's size.
@@ -147,6 +160,7 @@ pub(crate) struct Env {
     max_key_size: usize,
     pool_cap: usize,
     dir: PathBuf,
+    boot_id: Option<String>,
     write_map: bool,
     pub(crate) meta_info: StoreMeta,
 }
@@ -323,7 +337,7 @@ fn check_directory(dir: &Path, allow_shared_dir: bool) -> Result<()> {
             ));
         }
     }
-    for name in [DATA_FILE, LOCK_FILE] {
+    for name in [DATA_FILE, LOCK_FILE, FLUSH_MARK] {
         let path = dir.join(name);
         let fm = match std::fs::symlink_metadata(&path) {
             Ok(fm) => fm,
@@ -606,6 +620,7 @@ impl Env {
             max_key_size,
             pool_cap: (opts.max_readers as usize / 16).clamp(1, 8),
             dir: dir.to_path_buf(),
+            boot_id: opts.boot_id.clone(),
             write_map,
             meta_info: StoreMeta { store_id: [0; 16] },
         };
@@ -871,10 +886,72 @@ impl Env {
         Ok(())
     }
 
-    /// Flushes committed data to disk (the `periodic` flusher, and close).
+    /// Flushes committed data to disk (the `periodic` flusher, the mark the expiry thread
+    /// keeps, and close), then records in the flush mark that every transaction up to the
+    /// last one committed before the flush is on disk, in this boot.
     pub(crate) fn flush(&self) -> Result<()> {
         let _map = self.write_map.then(|| self.flush.read());
-        self.env.sync(true).map_err(|e| lmdb_error("flushing to disk", e))
+        let before = self.last_txnid()?;
+        self.env
+            .sync(true)
+            .map_err(|e| lmdb_error("flushing to disk", e))?;
+        self.write_flush_mark(before);
+        Ok(())
+    }
+
+    /// The id of the last committed write transaction, of any process.
+    pub(crate) fn last_txnid(&self) -> Result<u64> {
+        let _gate = self.gate.read();
+        Ok(self.info()?.me_last_txnid as u64)
+    }
+
+    /// Best effort, without an fsync of its own: a mark that does not reach the disk is an
+    /// older (or missing) mark, which only makes the next boot verify the store once.
+    fn write_flush_mark(&self, txnid: u64) {
+        let Some(boot) = &self.boot_id else { return };
+        let text = format!("ttlkv-flush 1 {boot} {txnid}\n");
+        let mut buf = [b' '; FLUSH_MARK_LEN];
+        if text.len() > buf.len() {
+            return;
+        }
+        buf[..text.len()].copy_from_slice(text.as_bytes());
+        let path = self.dir.join(FLUSH_MARK);
+        let Ok(f) = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+        else {
+            return;
+        };
+        let _ = std::os::unix::fs::FileExt::write_all_at(&f, &buf, 0);
+    }
+
+    /// Whether the store may hold writes an OS crash or power loss reordered: the machine
+    /// booted since the last flush this store knows of, and transactions were committed after
+    /// that flush (or no flush was ever marked). Then the store must be verified before use. A
+    /// process crash on the same boot needs no check (the OS kept every written page). Reads
+    /// one small file: the normal open stays O(1).
+    pub(crate) fn may_hold_reordered_writes(&self) -> Result<bool> {
+        let Some(boot) = &self.boot_id else {
+            return Ok(false); // no boot id to compare (not Linux): nothing is known either way
+        };
+        let last = self.last_txnid()?;
+        let mark = std::fs::read_to_string(self.dir.join(FLUSH_MARK)).unwrap_or_default();
+        let mut f = mark.split_whitespace();
+        let parsed = match (f.next(), f.next(), f.next(), f.next()) {
+            (Some("ttlkv-flush"), Some("1"), Some(b), Some(t)) => {
+                t.parse::<u64>().ok().map(|t| (b.to_string(), t))
+            }
+            _ => None,
+        };
+        Ok(match parsed {
+            Some((b, t)) => b != *boot && last > t,
+            // No mark: an empty store has nothing to lose; any other was never marked flushed.
+            None => last > 1,
+        })
     }
 
     /// Frees reader slots left by processes that died; returns how many.

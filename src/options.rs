@@ -40,6 +40,29 @@ impl Eviction {
     }
 }
 
+/// What `open` does with a store it finds damaged (`Corrupted`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OnCorruption {
+    /// Fail with [`crate::ErrorKind::Corrupted`], naming the path; nothing is touched (the
+    /// default).
+    #[default]
+    Error,
+    /// Rename the damaged directory aside (`<dir>.corrupted-<unix ms>`, kept for inspection)
+    /// and open a fresh, empty store in its place: the cached data is lost, the application
+    /// starts. [`crate::Store::corruption_reset`] tells where the old one went.
+    Reset,
+}
+
+impl OnCorruption {
+    /// The stable name the bindings use: `"error"` or `"reset"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnCorruption::Error => "error",
+            OnCorruption::Reset => "reset",
+        }
+    }
+}
+
 /// How a store is opened. The first open of a directory in a process decides; later opens of
 /// the same directory share its environment and their options are ignored.
 #[derive(Clone, Debug)]
@@ -68,6 +91,12 @@ pub struct Options {
     pub allow_shared_dir: bool,
     /// The source of "now" (default the system clock; tests use a [`crate::ManualClock`]).
     pub clock: Clock,
+    /// What `open` does with a damaged store (default [`OnCorruption::Error`]).
+    pub on_corruption: OnCorruption,
+    /// Test hook: the kernel boot id this process pretends to run in (default: the real one),
+    /// to test what open does after a reboot.
+    #[doc(hidden)]
+    pub boot_id: Option<String>,
     /// Test hook: the longest sleep of the expiry thread (default 1 s, how late a deadline
     /// written by another process may be noticed). A test sets it to hours to prove that a
     /// wake-up came from a deadline or a writer, not from the cap, without timing anything.
@@ -86,6 +115,8 @@ impl Default for Options {
             write_map: false,
             allow_shared_dir: false,
             clock: Clock::System,
+            on_corruption: OnCorruption::Error,
+            boot_id: None,
             expiry_max_sleep: std::time::Duration::from_secs(1),
         }
     }
@@ -130,6 +161,17 @@ impl Options {
     /// Sets the clock.
     pub fn clock(mut self, clock: Clock) -> Options {
         self.clock = clock;
+        self
+    }
+    /// Sets what `open` does with a damaged store.
+    pub fn on_corruption(mut self, on: OnCorruption) -> Options {
+        self.on_corruption = on;
+        self
+    }
+    /// Test hook: see [`Options::boot_id`].
+    #[doc(hidden)]
+    pub fn boot_id(mut self, id: impl Into<String>) -> Options {
+        self.boot_id = Some(id.into());
         self
     }
     /// Test hook: see [`Options::expiry_max_sleep`].

@@ -20,6 +20,9 @@ use crate::options::Durability;
 const READER_CHECK_EVERY: Duration = Duration::from_secs(10);
 /// A process whose pool of read transactions went unused this long gives their slots back.
 const IDLE_READERS_AFTER: Duration = Duration::from_millis(500);
+/// How often, in `sync` mode, the flush mark follows the commits (see `Env::flush`): after
+/// an OS crash a store is verified at open unless its mark covers its last commit.
+const MARK_EVERY: Duration = Duration::from_secs(1);
 /// Pause after a failed iteration, so a persistent failure does not spin.
 const BACKOFF: Duration = Duration::from_millis(100);
 
@@ -41,6 +44,8 @@ fn run(core: &Core, wake: &Receiver<()>) {
     let mut next_flush = flush_every.map(|i| Instant::now() + i);
     let mut next_reader_check = Instant::now() + READER_CHECK_EVERY;
     let mut next_idle_check = Instant::now() + IDLE_READERS_AFTER;
+    let mut next_mark = Instant::now() + MARK_EVERY;
+    let mut marked = core.env.last_txnid().unwrap_or(0);
     while !core.shutdown.load(Ordering::SeqCst) {
         let earliest = match catch_unwind(AssertUnwindSafe(|| iteration(core))) {
             Ok(Ok(earliest)) => earliest,
@@ -82,6 +87,16 @@ fn run(core: &Core, wake: &Receiver<()>) {
                 }
                 next_flush = Some(Instant::now() + every);
             }
+        }
+        if flush_every.is_none() && Instant::now() >= next_mark {
+            // Sync commits are on disk already; the flush is cheap and records that (and puts
+            // the pages of other processes' periodic commits on disk too).
+            if let Ok(last) = core.env.last_txnid() {
+                if last != marked && core.env.flush().is_ok() {
+                    marked = last;
+                }
+            }
+            next_mark = Instant::now() + MARK_EVERY;
         }
         if Instant::now() >= next_idle_check {
             // An idle process gives its reader slots back: the table is every process's.

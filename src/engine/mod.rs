@@ -188,6 +188,12 @@ pub struct Stats {
     pub evicted: u64,
     /// Bytes of the B-tree's pages (what the size bound `max_bytes` bounds).
     pub tree_bytes: u64,
+    /// 1 when this process's open verified the whole store first (the machine had not shut
+    /// down cleanly since the store's last flush), else 0.
+    pub verified_at_open: u64,
+    /// 1 when this process's open found the store damaged and reset it
+    /// ([`crate::OnCorruption::Reset`]), else 0.
+    pub corruption_resets: u64,
     /// Idle read transactions this process keeps for reuse, each holding one of the reader
     /// slots every process shares; given back when the process stops reading.
     pub pooled_readers: u64,
@@ -213,6 +219,8 @@ impl Stats {
         ("pooled_readers", |s| s.pooled_readers),
         ("evicted", |s| s.evicted),
         ("tree_bytes", |s| s.tree_bytes),
+        ("verified_at_open", |s| s.verified_at_open),
+        ("corruption_resets", |s| s.corruption_resets),
     ];
 }
 
@@ -246,6 +254,8 @@ pub(crate) struct Counters {
     pub write_commits: AtomicU64,
     pub write_calls: AtomicU64,
     pub evicted: AtomicU64,
+    pub verified_at_open: AtomicU64,
+    pub corruption_resets: AtomicU64,
     pub last_error: Mutex<Option<String>>,
 }
 
@@ -261,6 +271,8 @@ pub(crate) struct Core {
     /// its maximum), grown back as batches succeed.
     expiry_batch_now: std::sync::atomic::AtomicUsize,
     pub counters: Counters,
+    /// Where the damaged store this environment replaced went (`OnCorruption::Reset`).
+    pub reset_from: Mutex<Option<std::path::PathBuf>>,
     pub(crate) committer: Committer<Work<'static>>,
     high_water: AtomicU64,
     /// The deadline the expiry thread will wake for; writers lower it (never raise it).

@@ -28,9 +28,8 @@ impl Drop for Shared {
         if let Some(t) = self.thread.lock().take() {
             t.join();
         }
-        if matches!(self.core.durability, Durability::Periodic { .. }) {
-            let _ = self.core.env.flush();
-        }
+        // In every mode: a clean close leaves a flush mark, so the next boot needs no check.
+        let _ = self.core.env.flush();
     }
 }
 
@@ -76,8 +75,12 @@ pub(crate) fn open_shared(path: &Path, identity: Identity, opts: &Options) -> Re
             no_sync: matches!(opts.durability, Durability::Periodic { .. }),
             write_map: opts.write_map,
             allow_shared_dir: opts.allow_shared_dir,
+            boot_id: opts.boot_id.clone().or_else(crate::env::boot_id),
         },
     )?;
+    // After an OS crash or power loss, commits that were not flushed may have reached the
+    // disk in any order: check the whole store once before anyone uses it.
+    let suspect = env.may_hold_reordered_writes()?;
     let reclaimed = env.reader_check().unwrap_or(0) as u64;
     let (wake_tx, wake_rx): (Sender<()>, Receiver<()>) = crossbeam_channel::bounded(1);
     let now = opts.clock.now_ms();
@@ -89,6 +92,7 @@ pub(crate) fn open_shared(path: &Path, identity: Identity, opts: &Options) -> Re
         expiry_max_sleep: opts.expiry_max_sleep,
         expiry_batch_now: std::sync::atomic::AtomicUsize::new(opts.expiry_batch),
         counters: Counters::default(),
+        reset_from: parking_lot::Mutex::new(None),
         committer: Committer::new(),
         high_water: AtomicU64::new(now),
         next_wake: AtomicU64::new(0),
@@ -99,6 +103,22 @@ pub(crate) fn open_shared(path: &Path, identity: Identity, opts: &Options) -> Re
     core.counters
         .readers_reclaimed
         .store(reclaimed, Ordering::Relaxed);
+    if suspect {
+        core.counters.verified_at_open.store(1, Ordering::Relaxed);
+        let report = core.verify()?;
+        if !report.is_ok() {
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::Corrupted,
+                format!(
+                    "{} is damaged (checked at open after an unclean shutdown of the machine): {}",
+                    path.display(),
+                    report.problems.join("; ")
+                ),
+            ));
+        }
+        // Verified: mark it, so that the next open in this boot does not check again.
+        core.env.flush()?;
+    }
     let thread = expiry::spawn(core.clone(), wake_rx, path)?;
     let shared = Arc::new(Shared {
         core,

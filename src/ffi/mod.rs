@@ -102,6 +102,12 @@ pub const TTLKV_STAT_POOLED_READERS: u32 = 9;
 pub const TTLKV_STAT_EVICTED: u32 = 10;
 /// `ttlkv_stat()`: bytes of the store's B-tree pages, what `ttlkv_set_max_bytes()` bounds.
 pub const TTLKV_STAT_TREE_BYTES: u32 = 11;
+/// `ttlkv_stat()`: 1 when this process's open verified the whole store first (the machine had
+/// not shut down cleanly since the store's last flush), else 0.
+pub const TTLKV_STAT_VERIFIED_AT_OPEN: u32 = 12;
+/// `ttlkv_stat()`: 1 when this process's open found the store damaged and reset it
+/// (TTLKV_ON_CORRUPTION_RESET), else 0.
+pub const TTLKV_STAT_CORRUPTION_RESETS: u32 = 13;
 
 // The header's numbers are written out (cbindgen copies expressions verbatim); these keep them
 // equal to the core's.
@@ -225,6 +231,8 @@ mod tests {
             (TTLKV_STAT_POOLED_READERS, "pooled_readers"),
             (TTLKV_STAT_EVICTED, "evicted"),
             (TTLKV_STAT_TREE_BYTES, "tree_bytes"),
+            (TTLKV_STAT_VERIFIED_AT_OPEN, "verified_at_open"),
+            (TTLKV_STAT_CORRUPTION_RESETS, "corruption_resets"),
         ];
         assert_eq!(
             numbered.len(),

@@ -455,6 +455,22 @@ pub unsafe extern "C" fn ttlkv_max_bytes(
     })
 }
 
+/// Where the damaged store went when this handle's open reset it
+/// (TTLKV_ON_CORRUPTION_RESET): on TTLKV_OK, `*out` holds the path (UTF-8 where the file
+/// system's name is, not NUL-terminated), to release with `ttlkv_buf_free()`.
+///
+/// Returns TTLKV_OK; TTLKV_NOT_FOUND (the open reset nothing); TTLKV_INVALID_ARGUMENT;
+/// TTLKV_CLOSED; TTLKV_PANIC.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_corruption_reset(s: *mut ttlkv_store, out: *mut ttlkv_buf) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_corruption_reset", {
+        let store = try_handle!(s, "store");
+        try_out!(out, "out");
+        let path = try_core!(store.corruption_reset());
+        ttlkv_buf::give(out, path.map(|p| p.into_os_string().into_encoded_bytes()))
+    })
+}
+
 /// Copies the store into the directory `dest` (NUL-terminated UTF-8; created with mode 0700
 /// when absent, else it must be empty) from one snapshot while readers and writers go on. The
 /// copy opens as a store with every entry, deadline and setting. With TTLKV_BACKUP_COMPACT in

@@ -197,6 +197,34 @@ pub unsafe extern "C" fn ttlkv_options_set_allow_shared_dir(
     })
 }
 
+/// `ttlkv_options_set_on_corruption()`: open fails with TTLKV_CORRUPTED, naming the path, and
+/// touches nothing (the default).
+pub const TTLKV_ON_CORRUPTION_ERROR: u32 = 0;
+/// `ttlkv_options_set_on_corruption()`: the damaged directory is renamed aside
+/// (`<dir>.corrupted-<unix ms>`) and a fresh, empty store opens in its place;
+/// `ttlkv_corruption_reset()` tells where the old one went and TTLKV_STAT_CORRUPTION_RESETS
+/// counts it. The cached data is lost; the application starts.
+pub const TTLKV_ON_CORRUPTION_RESET: u32 = 1;
+
+/// What `ttlkv_open()` does with a store it finds damaged — by an ordinary open, or by the full
+/// check it runs after an unclean shutdown of the machine (TTLKV_STAT_VERIFIED_AT_OPEN):
+/// TTLKV_ON_CORRUPTION_ERROR (default) or TTLKV_ON_CORRUPTION_RESET.
+///
+/// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL or `mode` is not a
+/// TTLKV_ON_CORRUPTION_* constant.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_options_set_on_corruption(o: *mut ttlkv_options, mode: u32) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_options_set_on_corruption", {
+        let o = try_handle_mut!(o, "options");
+        o.options.on_corruption = match mode {
+            TTLKV_ON_CORRUPTION_ERROR => crate::OnCorruption::Error,
+            TTLKV_ON_CORRUPTION_RESET => crate::OnCorruption::Reset,
+            m => return invalid(format_args!("{m} is not a TTLKV_ON_CORRUPTION_* constant")),
+        };
+        TTLKV_OK
+    })
+}
+
 /// Releases an options builder. NULL is allowed (nothing happens). Must not be called twice
 /// on the same builder.
 #[no_mangle]

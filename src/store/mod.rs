@@ -23,7 +23,7 @@ pub use crate::limits::{
     DEADLINE_NEVER, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_KEYS_PER_CALL, MAX_NAMESPACE_LEN, MAX_VALUE_LEN,
     MIN_MAX_BYTES, TTL_NEVER,
 };
-pub use crate::options::{Durability, Eviction, Options};
+pub use crate::options::{Durability, Eviction, OnCorruption, Options};
 pub use namespace::Namespace;
 pub use ops::{EntryRef, ReaderSlot, RecordAt, Versioned};
 
@@ -80,12 +80,66 @@ impl fmt::Debug for Store {
 impl Store {
     /// Opens the store in directory `path`, creating the directory (mode 0700) and the store
     /// (files 0600) when absent. An existing directory keeps its mode.
+    ///
+    /// A damaged store fails with [`ErrorKind::Corrupted`], or, with
+    /// [`OnCorruption::Reset`](crate::OnCorruption::Reset), is renamed aside and replaced by an
+    /// empty one. After an unclean shutdown of the machine (a power loss, an OS crash) with
+    /// commits not yet flushed, open verifies the whole store first.
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Store> {
         limits::options(&options)?;
         let path = path.as_ref();
         if path.as_os_str().is_empty() {
             return Err(Error::new(ErrorKind::PathInvalid, "the store path is empty"));
         }
+        match Store::open_dir(path, &options) {
+            Err(e)
+                if e.kind() == ErrorKind::Corrupted
+                    && options.on_corruption == crate::OnCorruption::Reset =>
+            {
+                let aside = Store::move_aside(path, &e)?;
+                let store = Store::open_dir(path, &options)?;
+                let g = store.core()?;
+                let core = g.core();
+                core.counters.corruption_resets.store(1, Ordering::Relaxed);
+                *core.reset_from.lock() = Some(aside);
+                drop(g);
+                Ok(store)
+            }
+            other => other,
+        }
+    }
+
+    /// Renames a damaged store directory to `<dir>.corrupted-<unix ms>` beside it.
+    fn move_aside(path: &Path, why: &Error) -> Result<PathBuf> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let aside = path.with_file_name(format!("{name}.corrupted-{ms}"));
+        std::fs::rename(path, &aside).map_err(|e| {
+            Error::new(
+                ErrorKind::Corrupted,
+                format!(
+                    "{} (and on_corruption=reset could not move it aside to {}: {e})",
+                    why.message(),
+                    aside.display()
+                ),
+            )
+        })?;
+        Ok(aside)
+    }
+
+    /// Where a damaged store went when this handle's open reset it
+    /// ([`OnCorruption::Reset`](crate::OnCorruption::Reset)); `None` otherwise.
+    pub fn corruption_reset(&self) -> Result<Option<PathBuf>> {
+        Ok(self.core()?.core().reset_from.lock().clone())
+    }
+
+    fn open_dir(path: &Path, options: &Options) -> Result<Store> {
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
@@ -114,7 +168,7 @@ impl Store {
             (m.dev(), m.ino())
         };
         let generation = crate::fork::generation_at_open();
-        let shared = open_shared(&canonical, identity, &options)?;
+        let shared = open_shared(&canonical, identity, options)?;
         Ok(Store {
             handle: Arc::new(Handle {
                 shared: RwLock::new(Some(shared)),
@@ -339,6 +393,8 @@ impl Store {
             evicted: c.evicted.load(Ordering::Relaxed),
             // Unpooled: looking at the counters must not keep a reader slot (pooled_readers).
             tree_bytes: core.env.read_unpooled(|t| t.tree_bytes())?,
+            verified_at_open: c.verified_at_open.load(Ordering::Relaxed),
+            corruption_resets: c.corruption_resets.load(Ordering::Relaxed),
             pooled_readers: core.env.pooled_readers() as u64,
         };
         Ok(stats)

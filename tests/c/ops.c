@@ -180,6 +180,37 @@ int main(int argc, char **argv) {
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dest);
   CHECK(system(cmd) == 0);
 
+  /* on_corruption: a damaged store fails clearly by default, and reset replaces it */
+  char damaged[4200], datafile[4300];
+  snprintf(damaged, sizeof damaged, "%s.damaged", dir);
+  ttlkv_store *ds = NULL;
+  CHECK_STATUS(ttlkv_open(damaged, NULL, &ds), TTLKV_OK);
+  CHECK_STATUS(ttlkv_put(ds, STR("n"), STR("k"), big, sizeof big, TTLKV_TTL_NEVER), TTLKV_OK);
+  CHECK_STATUS(ttlkv_corruption_reset(ds, &got), TTLKV_NOT_FOUND);
+  CHECK_STATUS(ttlkv_close(ds), TTLKV_OK);
+  ttlkv_free(ds);
+  snprintf(datafile, sizeof datafile, "%s/data.mdb", damaged);
+  CHECK(truncate(datafile, 8192 + 17) == 0);
+  CHECK_STATUS(ttlkv_open(damaged, NULL, &ds), TTLKV_CORRUPTED);
+  CHECK(strstr(ttlkv_last_error(), damaged) != NULL);
+  ttlkv_options *o = ttlkv_options_new();
+  CHECK_STATUS(ttlkv_options_set_on_corruption(o, 7), TTLKV_INVALID_ARGUMENT);
+  CHECK_STATUS(ttlkv_options_set_on_corruption(o, TTLKV_ON_CORRUPTION_RESET), TTLKV_OK);
+  CHECK_STATUS(ttlkv_open(damaged, o, &ds), TTLKV_OK);
+  ttlkv_options_free(o);
+  CHECK_STATUS(ttlkv_corruption_reset(ds, &got), TTLKV_OK);
+  CHECK(got.len > strlen(damaged) && memcmp(got.data, damaged, strlen(damaged)) == 0);
+  ttlkv_buf_free(&got);
+  uint64_t resets = 0;
+  CHECK_STATUS(ttlkv_stat(ds, TTLKV_STAT_CORRUPTION_RESETS, &resets), TTLKV_OK);
+  CHECK(resets == 1);
+  CHECK_STATUS(ttlkv_count(ds, STR("n"), &count), TTLKV_OK);
+  CHECK(count == 0);
+  CHECK_STATUS(ttlkv_close(ds), TTLKV_OK);
+  ttlkv_free(ds);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'.corrupted-*", damaged, damaged);
+  CHECK(system(cmd) == 0);
+
   ttlkv_close(s);
   CHECK_STATUS(ttlkv_touch(s, STR("n"), STR("k"), 1000), TTLKV_CLOSED);
   CHECK_STATUS(ttlkv_clear(s, STR("n"), &removed), TTLKV_CLOSED);
