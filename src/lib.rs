@@ -19,11 +19,12 @@
 #![deny(missing_docs)]
 
 // The rooms, from the public face down (each file's first comment says what it holds):
-// store/    `Store` and `Namespace`: handles, their lifetimes, each call's checks
-// options   how a store is opened
+// store/    `Store` (handles, lifetimes, put/get/delete), the cache operations (ops.rs) and
+//           `Namespace`: each call's checks, then one piece of work for the engine
+// options   how a store is opened: durability, eviction, on_corruption
 // limits    every limit and every check of a caller's input (the one validator)
-// engine/   every write operation's logic, group commit, the expiry thread, the registry of
-//           open environments, verify
+// engine/   the work a writer hands in and every write operation's logic (ops.rs), group
+//           commit, the expiry thread, the registry of open environments, verify
 // env       the only module that touches LMDB, and the multi-process rules
 // codec     the on-disk layout of records; fork: what a forked child may touch
 // ffi/      the C ABI (the only module that knows C)
