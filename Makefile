@@ -17,8 +17,11 @@ LIB_A := $(LIB_DIR)/libttlkv.a
 
 all: build
 
-build:
+build: build-cli
 	$(CARGO) build --release --lib
+
+# `make install` (mk/c.mk) also installs the command.
+install: install-cli
 
 include $(wildcard $(ROOT)/mk/*.mk)
 
