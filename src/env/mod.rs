@@ -1,11 +1,14 @@
 //! The only module that touches LMDB: the environment, its databases (data and `meta`), the
 //! transactions the store runs in, map growth, and the pool of reusable read transactions.
 //!
-//! Nothing of LMDB leaves this file, so the binding could be swapped without touching the
-//! rest. lmdb-rkv opens the environment and names its databases; every transaction, read or
-//! write, is a raw lmdb-sys handle behind [`ReadTxn`] (the reads both kinds share) and
-//! [`WriteTxn`] (which adds the writes), so each LMDB call has one wrapper. Cursors never
-//! outlive the call that opened them.
+//! Nothing of LMDB leaves this folder, so the binding could be swapped without touching the
+//! rest. Here: the environment, map growth, the read pool, backup copies and the flush mark;
+//! `txn.rs`: the transactions — every one, read or write, a raw lmdb-sys handle behind
+//! [`ReadTxn`] (the reads both kinds share) and [`WriteTxn`] (which adds the writes), so each
+//! LMDB call has one wrapper; `files.rs`: the checks of the directory and its files, and the
+//! cross-process locks; `layout.rs`: what is read from LMDB's private structures. lmdb-rkv
+//! only opens the environment and names its databases. Cursors never outlive the call that
+//! opened them.
 //!
 //! Several processes share one store, each with its own options. These rules keep them safe
 //! (DESIGN.md, "Multi-process rules"); each is enforced here and nowhere else:
@@ -38,9 +41,7 @@
 //! outlives a killed parent cannot keep them held.
 
 use std::ffi::CStr;
-use std::fs::File;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,6 +52,15 @@ use lmdb_sys as ffi;
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{Error, ErrorKind, Result};
+
+mod files;
+mod layout;
+mod txn;
+
+use files::{check_directory, DataFile};
+use layout::{map_base, next_pgno};
+use txn::free_pages;
+pub(crate) use txn::{ReadTxn, WriteTxn};
 
 /// The on-disk format this build reads and writes.
 pub(crate) const FORMAT_VERSION: u32 = 1;
@@ -186,42 +196,6 @@ impl Drop for RawTxn {
     }
 }
 
-/// The first page a transaction has not allocated (LMDB's `mt_next_pgno`).
-///
-/// LMDB 0.9 has no call for it, and it is what tells a write that *extends* the file from one
-/// that reuses free pages. It is the third word of `struct MDB_txn` in the LMDB that
-/// lmdb-rkv-sys bundles (pinned in Cargo.toml); `Env::check_txn_layout` proves the offset in
-/// each environment's first write against `mdb_env_info`, so another layout is refused, never
-/// misread.
-///
-/// SAFETY: `txn` is a live transaction of this LMDB build.
-unsafe fn next_pgno(txn: *mut ffi::MDB_txn) -> usize {
-    *(txn as *const usize).add(2)
-}
-
-/// Where this process's map of the data file starts (LMDB's `me_map`).
-///
-/// LMDB 0.9 has no call for it (`mdb_env_info` reports the fixed-map address, 0 here), and the
-/// bounds check of every read needs it. It is the eighth word of `struct MDB_env` in the
-/// bundled LMDB; the answer is used only when the fields around it agree with what the public
-/// calls say — the page size, the map size, the data file's descriptor, and the two meta
-/// page pointers, which LMDB sets to the first and second page of the map — so another layout
-/// is refused at open, never misread.
-///
-/// SAFETY: `env` is a live, open environment of this LMDB build (its struct is over 120
-/// bytes, so every word read here is inside it).
-unsafe fn map_base(env: *mut ffi::MDB_env, psize: usize, map_size: usize, fd: i32) -> Option<usize> {
-    let words = env as *const usize;
-    let half = env as *const u32;
-    let map = *words.add(7);
-    let agrees = *(env as *const i32) == fd
-        && *half.add(4) as usize == psize
-        && *words.add(9) == map + PAGE_HEADER
-        && *words.add(10) == map + psize + PAGE_HEADER
-        && *words.add(14) == map_size;
-    agrees.then_some(map)
-}
-
 fn lmdb_error(context: &str, e: lmdb::Error) -> Error {
     let kind = match e {
         lmdb::Error::MapFull => ErrorKind::Full,
@@ -302,228 +276,6 @@ fn random_id() -> [u8; 16] {
         id[8..12].copy_from_slice(&std::process::id().to_be_bytes());
     }
     id
-}
-
-/// Refuses a directory another user could tamper with, and store files that are links.
-///
-/// Whoever can write to the directory can swap `lock.mdb` or `data.mdb` for a link to a file
-/// of yours between any check and LMDB's open, so by default the directory must be owned by
-/// this process's user and writable by nobody else. `allow_shared_dir` lifts that (for a
-/// directory shared by a group of trusted users); links are refused either way.
-fn check_directory(dir: &Path, allow_shared_dir: bool) -> Result<()> {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    let how_to_allow = "to share a store directory between users on purpose, open with the allow_shared_dir option (Rust Options::allow_shared_dir, C ttlkv_options_set_allow_shared_dir, Python allow_shared_dir=True, Elixir allow_shared_dir: true)";
-    let m = std::fs::metadata(dir).map_err(|e| Error::io(&format!("reading {}", dir.display()), &e))?;
-    if !allow_shared_dir {
-        if m.uid() != euid {
-            return Err(Error::new(
-                ErrorKind::Permission,
-                format!(
-                    "{} is owned by uid {}, not by this process's user (uid {euid}): its owner could replace the store's files with links to yours; {how_to_allow}",
-                    dir.display(),
-                    m.uid()
-                ),
-            ));
-        }
-        if m.mode() & 0o022 != 0 {
-            return Err(Error::new(
-                ErrorKind::Permission,
-                format!(
-                    "{} is writable by other users (mode {:o}): they could replace the store's files with links to yours; make it 0700 (chmod go-w), or {how_to_allow}",
-                    dir.display(),
-                    m.mode() & 0o7777
-                ),
-            ));
-        }
-    }
-    for name in [DATA_FILE, LOCK_FILE, FLUSH_MARK] {
-        let path = dir.join(name);
-        let fm = match std::fs::symlink_metadata(&path) {
-            Ok(fm) => fm,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io(&format!("reading {}", path.display()), &e)),
-        };
-        if fm.file_type().is_symlink() {
-            return Err(refused(
-                &path,
-                "is a symbolic link: a store's files must be regular files",
-            ));
-        }
-        if !fm.file_type().is_file() {
-            return Err(refused(&path, "is not a regular file"));
-        }
-        if fm.nlink() > 1 {
-            let why = format!(
-                "has {} hard links: a store's files must have one name",
-                fm.nlink()
-            );
-            return Err(refused(&path, &why));
-        }
-        if !allow_shared_dir && fm.uid() != euid {
-            return Err(Error::new(
-                ErrorKind::Permission,
-                format!(
-                    "{} is owned by uid {}, not by this process's user (uid {euid}); {how_to_allow}",
-                    path.display(),
-                    fm.uid()
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A store file that is not one: refused with the file left as it is.
-fn refused(path: &Path, why: &str) -> Error {
-    Error::new(
-        ErrorKind::PathInvalid,
-        format!("{} {why} (refused and left untouched)", path.display()),
-    )
-}
-
-/// ttlkv's own descriptor on `data.mdb`: its length, and the two cross-process locks.
-struct DataFile {
-    file: File,
-    /// Its slot in the fork module's list of descriptors a child closes.
-    fork_slot: Option<usize>,
-    path: PathBuf,
-}
-
-impl DataFile {
-    fn open(path: PathBuf) -> Result<DataFile> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => {
-                    refused(&path, "is a symbolic link: a store's files must be regular files")
-                }
-                _ => Error::io(&format!("opening {}", path.display()), &e),
-            })?;
-        let m = file
-            .metadata()
-            .map_err(|e| Error::io(&format!("reading {}", path.display()), &e))?;
-        if !m.file_type().is_file() {
-            return Err(refused(&path, "is not a regular file"));
-        }
-        let fork_slot = crate::fork::close_in_child(file.as_raw_fd());
-        Ok(DataFile {
-            file,
-            fork_slot,
-            path,
-        })
-    }
-
-    fn len(&self) -> Result<usize> {
-        self.file
-            .metadata()
-            .map(|m| m.len() as usize)
-            .map_err(|e| Error::io(&format!("reading the length of {}", self.path.display()), &e))
-    }
-
-    fn identity(&self) -> Result<(u64, u64)> {
-        self.file
-            .metadata()
-            .map(|m| (m.dev(), m.ino()))
-            .map_err(|e| Error::io(&format!("reading {}", self.path.display()), &e))
-    }
-
-    /// Takes the lock on `byte`: waiting for it, or `None` at once when another process has it.
-    fn lock(&self, byte: i64, wait: bool) -> Result<Option<FileLock>> {
-        loop {
-            match fcntl_lock(self.file.as_raw_fd(), byte, libc::F_WRLCK as i16, wait) {
-                0 => {
-                    return Ok(Some(FileLock {
-                        fd: self.file.as_raw_fd(),
-                        byte,
-                    }))
-                }
-                libc::EINTR => continue,
-                libc::EAGAIN | libc::EACCES if !wait => return Ok(None),
-                errno => {
-                    return Err(Error::new(
-                        ErrorKind::from_errno(errno),
-                        format!(
-                            "locking {}: {} (errno {errno})",
-                            self.path.display(),
-                            std::io::Error::from_raw_os_error(errno)
-                        ),
-                    ))
-                }
-            }
-        }
-    }
-
-    /// Makes the file at least `len` bytes long: with blocks reserved on disk (`reserve`), so
-    /// a write through a writable map can never fault on a full disk, or as a sparse extension.
-    fn extend(&self, len: usize, reserve: bool) -> Result<()> {
-        if reserve {
-            // SAFETY: the fd is open.
-            let rc = unsafe { libc::posix_fallocate(self.file.as_raw_fd(), 0, len as libc::off_t) };
-            if rc != 0 {
-                return Err(Error::new(
-                    ErrorKind::from_errno(rc),
-                    format!(
-                        "reserving {len} bytes on disk for the map of {}: {} (errno {rc})",
-                        self.path.display(),
-                        std::io::Error::from_raw_os_error(rc)
-                    ),
-                ));
-            }
-        } else if self.len()? < len {
-            self.file
-                .set_len(len as u64)
-                .map_err(|e| Error::io(&format!("extending {}", self.path.display()), &e))?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for DataFile {
-    fn drop(&mut self) {
-        crate::fork::forget_fd(self.fork_slot, self.file.as_raw_fd());
-    }
-}
-
-/// Sets or clears an open-file-description lock on one byte; returns 0 or the errno.
-fn fcntl_lock(fd: i32, byte: i64, kind: i16, wait: bool) -> i32 {
-    // SAFETY: flock is plain data; zeroed is a valid value (l_pid must be 0 for OFD locks).
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = kind;
-    fl.l_whence = libc::SEEK_SET as i16;
-    fl.l_start = byte;
-    fl.l_len = 1;
-    let cmd = if wait {
-        libc::F_OFD_SETLKW
-    } else {
-        libc::F_OFD_SETLK
-    };
-    // SAFETY: fl is a valid flock; a closed fd only yields EBADF.
-    if unsafe { libc::fcntl(fd, cmd, &mut fl) } == 0 {
-        0
-    } else {
-        std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO)
-    }
-}
-
-/// A held cross-process lock, released on drop. It names the descriptor of a [`DataFile`]
-/// that outlives it (closing the descriptor releases the lock anyway).
-struct FileLock {
-    fd: i32,
-    byte: i64,
-}
-
-impl Drop for FileLock {
-    fn drop(&mut self) {
-        fcntl_lock(self.fd, self.byte, libc::F_UNLCK as i16, false);
-    }
 }
 
 impl Env {
@@ -1356,37 +1108,6 @@ impl Env {
     }
 }
 
-/// Pages on LMDB's free list (its database 0: one record per freeing transaction, each a
-/// count followed by that many page numbers).
-fn free_pages(txn: *mut ffi::MDB_txn) -> Result<usize> {
-    const FREE_DBI: ffi::MDB_dbi = 0;
-    let mut cursor: *mut ffi::MDB_cursor = ptr::null_mut();
-    // SAFETY: txn is live; the cursor is closed before returning.
-    let rc = unsafe { ffi::mdb_cursor_open(txn, FREE_DBI, &mut cursor) };
-    if rc != 0 {
-        return Err(code_error("reading the free list", rc));
-    }
-    let (mut k, mut v) = (val(&[]), val(&[]));
-    let mut total = 0usize;
-    let mut op = ffi::MDB_FIRST;
-    let result = loop {
-        // SAFETY: cursor is open.
-        match unsafe { ffi::mdb_cursor_get(cursor, &mut k, &mut v, op) } {
-            0 if v.mv_size >= std::mem::size_of::<usize>() => {
-                // SAFETY: at least one word; LMDB stores it unaligned-safe for a read.
-                total += unsafe { std::ptr::read_unaligned(v.mv_data as *const usize) };
-            }
-            0 => {}
-            ffi::MDB_NOTFOUND => break Ok(total),
-            rc => break Err(code_error("reading the free list", rc)),
-        }
-        op = ffi::MDB_NEXT;
-    };
-    // SAFETY: opened above, closed once.
-    unsafe { ffi::mdb_cursor_close(cursor) };
-    result
-}
-
 fn env_info(env: &Environment) -> Result<ffi::MDB_envinfo> {
     // SAFETY: MDB_envinfo is plain data; mdb_env_info fills it in.
     unsafe {
@@ -1396,208 +1117,5 @@ fn env_info(env: &Environment) -> Result<ffi::MDB_envinfo> {
             return Err(code_error("reading environment info", rc));
         }
         Ok(info)
-    }
-}
-
-/// A view of the store inside one LMDB transaction, valid inside [`Env::read`] (and, through
-/// a [`WriteTxn`], inside [`Env::write`]): the reads every transaction has.
-pub(crate) struct ReadTxn<'e> {
-    txn: *mut ffi::MDB_txn,
-    env: &'e Env,
-    /// Whether records may lie outside the map: pages a write transaction copied to the heap
-    /// (without a writable map). Only a write sees those.
-    heap_ok: bool,
-}
-
-fn val(bytes: &[u8]) -> ffi::MDB_val {
-    ffi::MDB_val {
-        mv_size: bytes.len(),
-        mv_data: bytes.as_ptr() as *mut libc::c_void,
-    }
-}
-
-impl ReadTxn<'_> {
-    /// The value stored under `key`, borrowed from the map for the transaction's life.
-    #[inline]
-    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
-        self.get_in(self.env.data.dbi(), key)
-    }
-
-    #[inline]
-    fn get_in(&self, dbi: ffi::MDB_dbi, key: &[u8]) -> Result<Option<&[u8]>> {
-        let mut k = val(key);
-        let mut v = val(&[]);
-        // SAFETY: txn is live for &self; the dbi belongs to this environment.
-        match unsafe { ffi::mdb_get(self.txn, dbi, &mut k, &mut v) } {
-            0 => self.env.checked(&v, self.heap_ok).map(Some),
-            ffi::MDB_NOTFOUND => Ok(None),
-            rc => Err(code_error("reading", rc)),
-        }
-    }
-
-    /// Bytes of the pages the data's B-tree uses (branch, leaf and overflow pages of the main
-    /// database; not the free list): O(1), from LMDB's own counts in the transaction.
-    pub(crate) fn tree_bytes(&self) -> Result<u64> {
-        // SAFETY: MDB_stat is plain data that mdb_stat fills; txn is live.
-        let st = unsafe {
-            let mut st: ffi::MDB_stat = std::mem::zeroed();
-            let rc = ffi::mdb_stat(self.txn, self.env.data.dbi(), &mut st);
-            if rc != 0 {
-                return Err(code_error("reading the tree's size", rc));
-            }
-            st
-        };
-        let pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
-        Ok((pages * self.env.psize) as u64)
-    }
-
-    /// Calls `f(key, value)` for each record whose key is `>= start`, in key order, until `f`
-    /// returns false or the database ends. A damaged record ends the scan with an error.
-    pub(crate) fn scan_from(&self, start: &[u8], mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
-        let mut bad = None;
-        self.scan_checked(start, |k, v| match (k, v) {
-            (Ok(k), Ok(v)) => f(k, v),
-            (Err(e), _) | (_, Err(e)) => {
-                bad = Some(e);
-                false
-            }
-        })?;
-        bad.map_or(Ok(()), Err)
-    }
-
-    /// [`ReadTxn::scan_from`] that hands damaged keys and values to `f` as errors and goes on
-    /// (for verify).
-    pub(crate) fn scan_checked(
-        &self,
-        start: &[u8],
-        mut f: impl FnMut(Result<&[u8]>, Result<&[u8]>) -> bool,
-    ) -> Result<()> {
-        let mut cursor: *mut ffi::MDB_cursor = ptr::null_mut();
-        // SAFETY: txn is live; the cursor is closed before returning.
-        let rc = unsafe { ffi::mdb_cursor_open(self.txn, self.env.data.dbi(), &mut cursor) };
-        if rc != 0 {
-            return Err(code_error("opening a cursor", rc));
-        }
-        let mut k = val(start);
-        let mut v = val(&[]);
-        let mut op = if start.is_empty() {
-            ffi::MDB_FIRST
-        } else {
-            ffi::MDB_SET_RANGE
-        };
-        let result = loop {
-            // SAFETY: cursor is open; k and v are valid MDB_vals.
-            match unsafe { ffi::mdb_cursor_get(cursor, &mut k, &mut v, op) } {
-                0 => {
-                    if !f(
-                        self.env.checked(&k, self.heap_ok),
-                        self.env.checked(&v, self.heap_ok),
-                    ) {
-                        break Ok(());
-                    }
-                }
-                ffi::MDB_NOTFOUND => break Ok(()),
-                rc => break Err(code_error("scanning", rc)),
-            }
-            op = ffi::MDB_NEXT;
-        };
-        // SAFETY: opened above, closed once.
-        unsafe { ffi::mdb_cursor_close(cursor) };
-        result
-    }
-}
-
-/// A write transaction, valid inside [`Env::write`]: the reads of a [`ReadTxn`] (through
-/// `Deref`, seeing the transaction's own writes) and the writes. Dropped uncommitted, it aborts.
-pub(crate) struct WriteTxn<'e>(ReadTxn<'e>);
-
-impl<'e> std::ops::Deref for WriteTxn<'e> {
-    type Target = ReadTxn<'e>;
-    fn deref(&self) -> &ReadTxn<'e> {
-        &self.0
-    }
-}
-
-impl Drop for WriteTxn<'_> {
-    fn drop(&mut self) {
-        if !self.0.txn.is_null() {
-            // SAFETY: a live write transaction, ended exactly once (commit nulls the pointer).
-            unsafe { ffi::mdb_txn_abort(self.0.txn) }
-        }
-    }
-}
-
-impl WriteTxn<'_> {
-    /// The transaction's id: it grows by one with every committed write of the store, in any
-    /// process, and survives restarts (LMDB keeps it in its meta pages).
-    #[inline]
-    pub(crate) fn id(&self) -> u64 {
-        // SAFETY: txn is live.
-        unsafe { ffi::mdb_txn_id(self.txn) as u64 }
-    }
-
-    #[inline]
-    pub(crate) fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.put_in(self.env.data.dbi(), key, value)
-    }
-
-    fn put_in(&mut self, dbi: ffi::MDB_dbi, key: &[u8], value: &[u8]) -> Result<()> {
-        let (mut k, mut v) = (val(key), val(value));
-        // SAFETY: txn is a live write transaction of this environment; LMDB copies both.
-        match unsafe { ffi::mdb_put(self.txn, dbi, &mut k, &mut v, 0) } {
-            0 => Ok(()),
-            rc => Err(write_error("writing", lmdb::Error::from_err_code(rc))),
-        }
-    }
-
-    /// Stores a value of `len` bytes written in place by `fill` (no intermediate copy).
-    #[inline]
-    pub(crate) fn put_with(&mut self, key: &[u8], len: usize, fill: impl FnOnce(&mut [u8])) -> Result<()> {
-        let mut k = val(key);
-        let mut v = ffi::MDB_val {
-            mv_size: len,
-            mv_data: ptr::null_mut(),
-        };
-        // SAFETY: as put; MDB_RESERVE hands back `len` writable bytes that stay valid until the
-        // next write of this transaction, and `fill` runs before any.
-        match unsafe { ffi::mdb_put(self.txn, self.env.data.dbi(), &mut k, &mut v, ffi::MDB_RESERVE) } {
-            // SAFETY: see above; the bytes are this transaction's own dirty page.
-            0 => fill(unsafe { std::slice::from_raw_parts_mut(v.mv_data as *mut u8, len) }),
-            rc => return Err(write_error("writing", lmdb::Error::from_err_code(rc))),
-        }
-        Ok(())
-    }
-
-    /// Removes `key`; returns whether it was there.
-    #[inline]
-    pub(crate) fn del(&mut self, key: &[u8]) -> Result<bool> {
-        let mut k = val(key);
-        // SAFETY: txn is a live write transaction of this environment.
-        match unsafe { ffi::mdb_del(self.txn, self.env.data.dbi(), &mut k, ptr::null_mut()) } {
-            0 => Ok(true),
-            ffi::MDB_NOTFOUND => Ok(false),
-            rc => Err(write_error("deleting", lmdb::Error::from_err_code(rc))),
-        }
-    }
-
-    /// Creates the named database `name` (only while the store is being made: LMDB allows a
-    /// new named database in one transaction at a time). Errors are LMDB's codes.
-    fn create_db(&mut self, name: &str) -> std::result::Result<ffi::MDB_dbi, i32> {
-        let name = std::ffi::CString::new(name).map_err(|_| ffi::MDB_INVALID)?;
-        let mut dbi: ffi::MDB_dbi = 0;
-        // SAFETY: txn is a live write transaction; name is NUL-terminated.
-        match unsafe { ffi::mdb_dbi_open(self.txn, name.as_ptr(), ffi::MDB_CREATE, &mut dbi) } {
-            0 => Ok(dbi),
-            rc => Err(rc),
-        }
-    }
-
-    fn commit(mut self) -> Result<()> {
-        let txn = std::mem::replace(&mut self.0.txn, ptr::null_mut());
-        // SAFETY: live; mdb_txn_commit frees it whatever the outcome, so Drop must not abort it.
-        match unsafe { ffi::mdb_txn_commit(txn) } {
-            0 => Ok(()),
-            rc => Err(write_error("committing", lmdb::Error::from_err_code(rc))),
-        }
     }
 }
