@@ -5,7 +5,8 @@
 #
 # Env: BENCH_N (default 100000 keys), BENCH_PROCS (default 64 processes for "many"),
 #      BENCH_DIR (default a fresh temp dir), BENCH_EXPIRY_WAIT_S (default 20: how long to wait
-#      for Mnesia's timers to remove the mass-expired keys).
+#      for Mnesia's timers to remove the mass-expired keys), BENCH_ALL_ONLY (set: run only the
+#      all/2 section, which measures TTLKV.PowCache.all/2 with bound leading segments).
 
 defmodule Bench do
   def n, do: String.to_integer(System.get_env("BENCH_N", "100000"))
@@ -75,6 +76,10 @@ defmodule Bench do
   def row(cols), do: IO.puts("| " <> Enum.join(cols, " | ") <> " |")
 
   def ms(us), do: "#{Float.round(us / 1000, 1)} ms"
+
+  # A duration in µs, or in ms from 10 ms on.
+  def duration(us) when us < 10_000, do: "#{us} µs"
+  def duration(us), do: ms(us)
 
   def wait_until(fun, timeout_ms) do
     deadline = System.monotonic_time(:millisecond) + timeout_ms
@@ -214,6 +219,78 @@ value = :crypto.strong_rand_bytes(256)
 shuffled = Enum.shuffle(keys)
 hour = :timer.hours(1)
 config = [namespace: "bench", ttl: hour]
+
+# --- TTLKV.PowCache.all/2 with bound leading segments ----------------------------------
+# Pow's CredentialsCache lists one user's sessions with [struct, :user, id, :session, :_] and
+# the users with [struct, :user, :_]. n keys of its three shapes (a session id, the user key,
+# the session key), of which the 10 sessions of user 0 match the first pattern.
+all_dir = Path.join(base, "powcache-all")
+{:ok, pc} = TTLKV.PowCache.start_link(path: all_dir, durability: :periodic)
+struct = MyApp.Users.User
+others = div(max(n - 10, 3), 3)
+
+all_records =
+  for(i <- 1..10, do: {[struct, :user, 0, :session, "own-session-#{i}"], i}) ++
+    for id <- 1..others,
+        sid = "session-#{Base.encode16(:crypto.hash(:md5, <<id::64>>))}",
+        record <- [{sid, {[struct, :user, id], []}}, {[struct, :user, id], %{id: id}}, {[struct, :user, id, :session, sid], id}],
+        do: record
+
+all_records |> Enum.chunk_every(10_000) |> Enum.each(&(:ok = TTLKV.PowCache.put(config, &1)))
+all_n = length(all_records)
+
+# The median time of `fun` over `runs` calls in a row from this process, after one garbage
+# collection (a call in a new process pays for the heap the previous one leaves to free).
+median_us = fn runs, fun ->
+  :erlang.garbage_collect()
+  times = for _ <- 1..runs, do: elem(:timer.tc(fun), 0)
+  Enum.at(Enum.sort(times), div(runs, 2))
+end
+
+# all/2 as it was before it scanned prefixes, measured beside it: every entry of the
+# namespace decoded, matched and sorted (what all/2 still does when no prefix applies).
+decode_all = fn match ->
+  {:ok, entries} = TTLKV.entries(TTLKV.PowCache.store(), config[:namespace])
+  spec = :ets.match_spec_compile([{{List.wrap(match), :_}, [], [:"$_"]}])
+
+  entries
+  |> Enum.map(fn {raw, bin} -> {TTLKV.PowCache.Key.list_form(TTLKV.PowCache.Key.decode(raw)), bin} end)
+  |> :ets.match_spec_run(spec)
+  |> Enum.sort()
+  |> Enum.map(fn {lf, bin} -> {TTLKV.PowCache.Key.unwrap(lf), :erlang.binary_to_term(bin, [:safe])} end)
+end
+
+all_rows =
+  for {match, label, runs} <- [
+        {[struct, :user, 0, :session, :_], "`[struct, :user, 0, :session, :_]` (one user's sessions)", 21},
+        {[struct, :user, :_], "`[struct, :user, :_]` (every user)", 11},
+        {[struct | :_], "`[struct \\| :_]` (open tail: no byte prefix, so both decode)", 11}
+      ] do
+    found = TTLKV.PowCache.all(config, match)
+    # The same answer both ways, or the figures mean nothing.
+    ^found = decode_all.(match)
+    scan_us = median_us.(runs, fn -> TTLKV.PowCache.all(config, match) end)
+    decode_us = median_us.(runs, fn -> decode_all.(match) end)
+    {label, length(found), scan_us, decode_us}
+  end
+
+10 = all_rows |> hd() |> elem(1)
+GenServer.stop(pc)
+
+IO.puts("## TTLKV.PowCache.all/2 over #{all_n} stored keys (median)\n")
+Bench.row(["match", "matches", "all/2", "decoding the namespace (all/2 before prefix scans)", "speed-up"])
+Bench.row(["---", "---", "---", "---", "---"])
+
+for {label, count, scan_us, decode_us} <- all_rows do
+  Bench.row([label, "#{count}", Bench.duration(scan_us), Bench.duration(decode_us), "#{Float.round(decode_us / max(scan_us, 1), 1)}×"])
+end
+
+IO.puts("")
+
+if System.get_env("BENCH_ALL_ONLY") do
+  unless System.get_env("BENCH_DIR"), do: File.rm_rf!(base)
+  System.halt(0)
+end
 
 # --- TTLKV.PowCache --------------------------------------------------------------------
 pc_dir = Path.join(base, "powcache-periodic")

@@ -54,6 +54,14 @@ IO.puts("\n\"elixir:short\" is gone right after its deadline")
 :ok = TTLKV.delete(store, "demo", "elixir:a")
 {:error, {:ttl_invalid, detail}} = TTLKV.put(store, "demo", "x", "y", 0)
 IO.puts("a TTL of 0 is refused: #{detail}")
+
+# Cache operations, named as in Rust, C and Python: a counter (ASCII decimal, so the other
+# demos read it), a write only if absent, one page of the keys under a prefix.
+{:ok, hits} = TTLKV.incr(store, "demo", "elixir:hits", 1, create: :timer.hours(1))
+{:ok, added} = TTLKV.add(store, "demo", "elixir:lock", "held", 5_000)
+{:ok, page} = TTLKV.scan(store, "demo", "elixir:", nil, 10)
+IO.puts("elixir:hits is #{hits}; elixir:lock #{if added, do: "taken now", else: "was held"}")
+IO.puts("keys under \"elixir:\": #{inspect(Enum.map(page, &elem(&1, 0)))}")
 :ok = TTLKV.close(store)
 {:error, :closed} = TTLKV.get(store, "demo", "elixir")
 

@@ -6,7 +6,12 @@
  *  - every call that opens an LMDB transaction runs on a dirty I/O scheduler, except `get`
  *    of a value up to 4 KiB, measured to stay far under 1 ms (README, "Scheduler decision");
  *    `get_dirty` is the all-dirty read, chosen with `config :ttlkv, read_scheduler: :dirty`;
- *    `stats` is dirty too (a counter waits on the map's growth gate);
+ *    `stats` is dirty too (a counter waits on the map's growth gate). The cache operations
+ *    (touch ... backup) are all dirty: they write, read many entries, or copy values of any
+ *    size inside the library call (get_versioned, get_many have no get_into to bound it);
+ *  - every constant of the C ABI (TTLKV_INCR_CREATE, TTLKV_VERSION_ABSENT,
+ *    TTLKV_EVICTION_*, TTLKV_BACKUP_COMPACT, TTLKV_MAX_KEYS_PER_CALL) is used here, from the
+ *    header; Elixir sees atoms (absent, soonest_deadline, none, ...), never their numbers;
  *  - binaries go in without a copy (enif_inspect_binary; iolists are flattened once);
  *    values come out through ttlkv_get_into, straight into a BEAM binary;
  *  - atoms are made once, in load, the statuses' and counters' from the library's own names;
@@ -50,6 +55,16 @@ static ERL_NIF_TERM ATOM_CLOSED;
 static ERL_NIF_TERM ATOM_INFINITY;
 static ERL_NIF_TERM ATOM_NIL;
 static ERL_NIF_TERM ATOM_UNKNOWN_STATUS;
+static ERL_NIF_TERM ATOM_TRUE;
+static ERL_NIF_TERM ATOM_FALSE;
+static ERL_NIF_TERM ATOM_CONFLICT;
+static ERL_NIF_TERM ATOM_ABSENT;
+static ERL_NIF_TERM ATOM_SOONEST_DEADLINE;
+static ERL_NIF_TERM ATOM_NONE;
+static ERL_NIF_TERM ATOM_UNKNOWN_EVICTION;
+
+/* The non-NULL pointer of an empty `after` cursor for ttlkv_scan (NULL means "no cursor"). */
+static const uint8_t EMPTY_KEY[1] = {0};
 
 /* Every status's atom, by its number, made at load from the library's own names
  * (ttlkv_status_name): the table of statuses lives in the library alone, so a new status needs
@@ -227,6 +242,16 @@ nif_max_key_len(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
         return make_error(env, st);
     }
     return enif_make_tuple2(env, ATOM_OK, enif_make_uint64(env, (ErlNifUInt64)n));
+}
+
+/* max_keys_per_call() -> TTLKV_MAX_KEYS_PER_CALL: the most keys of get_many/delete_many and
+ * the largest scan limit, from the header (Elixir never copies the number). */
+static ERL_NIF_TERM
+nif_max_keys_per_call(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    (void)argv;
+    return enif_make_uint64(env, (ErlNifUInt64)TTLKV_MAX_KEYS_PER_CALL);
 }
 
 static ERL_NIF_TERM
@@ -660,6 +685,476 @@ nif_verify(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     return enif_make_tuple3(env, ATOM_OK, enif_make_uint64(env, (ErlNifUInt64)problems), detail);
 }
 
+/* --- cache operations (README "Cache operations"): dirty I/O schedulers --------------- */
+
+/* The value of a ttlkv_buf as a BEAM binary; the buffer is released. */
+static ERL_NIF_TERM
+buf_to_binary(ErlNifEnv *env, ttlkv_buf *buf)
+{
+    ERL_NIF_TERM bin = make_binary_copy(env, buf->data, buf->len);
+    ttlkv_buf_free(buf);
+    return bin;
+}
+
+/* A proper list of keys (binaries or iolists) as slices, in list order, in memory owned by
+ * the caller (enif_free): SLICES_OK; SLICES_BADARG when the term is not such a list, or
+ * SLICES_NOMEM (nothing to free, and nothing must be called then). */
+#define SLICES_OK 0
+#define SLICES_BADARG 1
+#define SLICES_NOMEM 2
+static int
+get_slices(ErlNifEnv *env, ERL_NIF_TERM list, ttlkv_slice **out, unsigned int *count)
+{
+    unsigned int n;
+    ERL_NIF_TERM head;
+    if (!enif_get_list_length(env, list, &n)) {
+        return SLICES_BADARG;
+    }
+    ttlkv_slice *slices = enif_alloc(sizeof(ttlkv_slice) * (n > 0 ? n : 1));
+    if (slices == NULL) {
+        return SLICES_NOMEM;
+    }
+    for (unsigned int i = 0; i < n; i++) {
+        ErlNifBinary key;
+        if (!enif_get_list_cell(env, list, &head, &list) || !get_bytes(env, head, &key)) {
+            enif_free(slices);
+            return SLICES_BADARG;
+        }
+        slices[i].ptr = key.data;
+        slices[i].len = key.size;
+    }
+    *out = slices;
+    *count = n;
+    return SLICES_OK;
+}
+
+/* The arguments (Store, Ns, [Key]) of get_many and delete_many; on failure `*fail` is the
+ * term to return (badarg or an enomem exception). */
+static int
+get_many_args(ErlNifEnv *env, const ERL_NIF_TERM argv[], nif_store **s, ErlNifBinary *ns,
+              ttlkv_slice **keys, unsigned int *n, ERL_NIF_TERM *fail)
+{
+    if (!get_store(env, argv[0], s) || !get_bytes(env, argv[1], ns)) {
+        *fail = enif_make_badarg(env);
+        return 0;
+    }
+    switch (get_slices(env, argv[2], keys, n)) {
+    case SLICES_OK:
+        return 1;
+    case SLICES_NOMEM:
+        *fail = enif_raise_exception(env, enif_make_atom(env, "enomem"));
+        return 0;
+    default:
+        *fail = enif_make_badarg(env);
+        return 0;
+    }
+}
+
+/* touch(Store, Ns, Key, Ttl) -> {ok, true} (a live entry got the new deadline) |
+ * {ok, false} (none) | {error, _} */
+static ERL_NIF_TERM
+nif_touch(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, key;
+    uint64_t ttl;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &key) || !get_ttl(env, argv[3], &ttl)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_touch(s->store, ns.data, ns.size, key.data, key.size, ttl);
+    if (st == TTLKV_OK) {
+        return enif_make_tuple2(env, ATOM_OK, ATOM_TRUE);
+    }
+    if (st == TTLKV_NOT_FOUND) {
+        return enif_make_tuple2(env, ATOM_OK, ATOM_FALSE);
+    }
+    return make_error(env, st);
+}
+
+/* add(Store, Ns, Key, Value, Ttl) -> {ok, true} (written) | {ok, false} (a live entry has
+ * the key: TTLKV_CONFLICT) | {error, _} */
+static ERL_NIF_TERM
+nif_add(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, key, value;
+    uint64_t ttl;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &key) || !get_bytes(env, argv[3], &value) ||
+        !get_ttl(env, argv[4], &ttl)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st =
+        ttlkv_add(s->store, ns.data, ns.size, key.data, key.size, value.data, value.size, ttl);
+    if (st == TTLKV_OK) {
+        return enif_make_tuple2(env, ATOM_OK, ATOM_TRUE);
+    }
+    if (st == TTLKV_CONFLICT) {
+        return enif_make_tuple2(env, ATOM_OK, ATOM_FALSE);
+    }
+    return make_error(env, st);
+}
+
+/* incr(Store, Ns, Key, Delta :: int64, Create :: nil | Ttl) -> {ok, NewValue} | not_found
+ * (missing and Create nil) | {error, _}. Create is the TTL of a counter made when missing. */
+static ERL_NIF_TERM
+nif_incr(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, key;
+    ErlNifSInt64 delta;
+    uint32_t flags = 0;
+    uint64_t create_ttl = 0;
+    int64_t out = 0;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &key) || !enif_get_int64(env, argv[3], &delta)) {
+        return enif_make_badarg(env);
+    }
+    if (!enif_is_identical(argv[4], ATOM_NIL)) {
+        if (!get_ttl(env, argv[4], &create_ttl)) {
+            return enif_make_badarg(env);
+        }
+        flags = TTLKV_INCR_CREATE;
+    }
+    ttlkv_status st = ttlkv_incr(s->store, ns.data, ns.size, key.data, key.size, (int64_t)delta,
+                                 flags, create_ttl, &out);
+    if (st == TTLKV_OK) {
+        return enif_make_tuple2(env, ATOM_OK, enif_make_int64(env, (ErlNifSInt64)out));
+    }
+    if (st == TTLKV_NOT_FOUND) {
+        return ATOM_NOT_FOUND;
+    }
+    return make_error(env, st);
+}
+
+/* take(Store, Ns, Key) -> {ok, Value} | not_found | {error, _} */
+static ERL_NIF_TERM
+nif_take(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, key;
+    ttlkv_buf buf = {NULL, 0};
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &key)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_take(s->store, ns.data, ns.size, key.data, key.size, &buf);
+    if (st == TTLKV_OK) {
+        return enif_make_tuple2(env, ATOM_OK, buf_to_binary(env, &buf));
+    }
+    if (st == TTLKV_NOT_FOUND) {
+        return ATOM_NOT_FOUND;
+    }
+    return make_error(env, st);
+}
+
+/* get_versioned(Store, Ns, Key) -> {ok, {Value, Version}} | not_found | {error, _} */
+static ERL_NIF_TERM
+nif_get_versioned(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, key;
+    ttlkv_buf buf = {NULL, 0};
+    uint64_t version = 0;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &key)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st =
+        ttlkv_get_versioned(s->store, ns.data, ns.size, key.data, key.size, &buf, &version);
+    if (st == TTLKV_OK) {
+        ERL_NIF_TERM value = buf_to_binary(env, &buf);
+        return enif_make_tuple2(
+            env, ATOM_OK,
+            enif_make_tuple2(env, value, enif_make_uint64(env, (ErlNifUInt64)version)));
+    }
+    if (st == TTLKV_NOT_FOUND) {
+        return ATOM_NOT_FOUND;
+    }
+    return make_error(env, st);
+}
+
+/* put_if_version(Store, Ns, Key, Value, Ttl, Expected :: absent | Version) ->
+ * {ok, NewVersion} | {error, conflict} | {error, _}. A version is never 0 (0 is
+ * TTLKV_VERSION_ABSENT in C, spelled `absent` here), so 0 is a bad argument. */
+static ERL_NIF_TERM
+nif_put_if_version(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, key, value;
+    uint64_t ttl, expected, new_version = 0;
+    ErlNifUInt64 v;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &key) || !get_bytes(env, argv[3], &value) ||
+        !get_ttl(env, argv[4], &ttl)) {
+        return enif_make_badarg(env);
+    }
+    if (enif_is_identical(argv[5], ATOM_ABSENT)) {
+        expected = TTLKV_VERSION_ABSENT;
+    } else if (enif_get_uint64(env, argv[5], &v) && (uint64_t)v != TTLKV_VERSION_ABSENT) {
+        expected = (uint64_t)v;
+    } else {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_put_if_version(s->store, ns.data, ns.size, key.data, key.size,
+                                           value.data, value.size, ttl, expected, &new_version);
+    if (st == TTLKV_OK) {
+        return enif_make_tuple2(env, ATOM_OK, enif_make_uint64(env, (ErlNifUInt64)new_version));
+    }
+    if (st == TTLKV_CONFLICT) {
+        return enif_make_tuple2(env, ATOM_ERROR, ATOM_CONFLICT);
+    }
+    return make_error(env, st);
+}
+
+/* get_many(Store, Ns, [Key]) -> {ok, [Value | nil]} (in the order of the keys; nil: no live
+ * entry) | {error, _}. More than TTLKV_MAX_KEYS_PER_CALL keys: the library's batch_too_large. */
+static ERL_NIF_TERM
+nif_get_many(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns;
+    ttlkv_slice *keys = NULL;
+    unsigned int n = 0;
+    ttlkv_key_list *kl = NULL;
+    ERL_NIF_TERM fail;
+    (void)argc;
+    if (!get_many_args(env, argv, &s, &ns, &keys, &n, &fail)) {
+        return fail;
+    }
+    ttlkv_status st = ttlkv_get_many(s->store, ns.data, ns.size, keys, n, &kl);
+    enif_free(keys);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    ERL_NIF_TERM list = enif_make_list(env, 0);
+    size_t len = ttlkv_key_list_len(kl);
+    for (size_t i = len; i > 0; i--) {
+        const uint8_t *v = NULL;
+        size_t vlen = 0;
+        ERL_NIF_TERM item;
+        st = ttlkv_key_list_value(kl, i - 1, &v, &vlen);
+        if (st == TTLKV_OK) {
+            item = make_binary_copy(env, v, vlen);
+        } else if (st == TTLKV_NOT_FOUND) {
+            item = ATOM_NIL;
+        } else {
+            ttlkv_key_list_free(kl);
+            return make_error(env, st);
+        }
+        list = enif_make_list_cell(env, item, list);
+    }
+    ttlkv_key_list_free(kl);
+    return enif_make_tuple2(env, ATOM_OK, list);
+}
+
+/* delete_many(Store, Ns, [Key]) -> {ok, Removed} | {error, _}: one transaction. */
+static ERL_NIF_TERM
+nif_delete_many(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns;
+    ttlkv_slice *keys = NULL;
+    unsigned int n = 0;
+    uint64_t removed = 0;
+    ERL_NIF_TERM fail;
+    (void)argc;
+    if (!get_many_args(env, argv, &s, &ns, &keys, &n, &fail)) {
+        return fail;
+    }
+    ttlkv_status st = ttlkv_delete_many(s->store, ns.data, ns.size, keys, n, &removed);
+    enif_free(keys);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    return enif_make_tuple2(env, ATOM_OK, enif_make_uint64(env, (ErlNifUInt64)removed));
+}
+
+/* clear(Store, Ns) -> {ok, Removed} | {error, _}; count(Store, Ns) -> {ok, N} | {error, _} */
+static ERL_NIF_TERM
+ns_number(ErlNifEnv *env, const ERL_NIF_TERM argv[], int clear)
+{
+    nif_store *s;
+    ErlNifBinary ns;
+    uint64_t n = 0;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = clear ? ttlkv_clear(s->store, ns.data, ns.size, &n)
+                            : ttlkv_count(s->store, ns.data, ns.size, &n);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    return enif_make_tuple2(env, ATOM_OK, enif_make_uint64(env, (ErlNifUInt64)n));
+}
+
+static ERL_NIF_TERM
+nif_clear(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return ns_number(env, argv, 1);
+}
+
+static ERL_NIF_TERM
+nif_count(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return ns_number(env, argv, 0);
+}
+
+/* namespaces(Store) -> {ok, [Ns]} (byte order) | {error, _} */
+static ERL_NIF_TERM
+nif_namespaces(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ttlkv_key_list *kl = NULL;
+    (void)argc;
+    if (!get_store(env, argv[0], &s)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_namespaces(s->store, &kl);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    ERL_NIF_TERM out = key_list_to_term(env, kl, 0);
+    ttlkv_key_list_free(kl);
+    return out;
+}
+
+/* scan(Store, Ns, Prefix, After :: nil | Key, Limit) -> {ok, [{Key, Value}]} | {error, _}.
+ * After nil is the first page (a NULL pointer); any key, the empty one included, is a cursor
+ * (a non-NULL pointer, as the header requires). */
+static ERL_NIF_TERM
+nif_scan(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, prefix, after;
+    const uint8_t *after_ptr = NULL;
+    size_t after_len = 0;
+    ErlNifUInt64 limit;
+    ttlkv_key_list *kl = NULL;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &prefix) || !enif_get_uint64(env, argv[4], &limit)) {
+        return enif_make_badarg(env);
+    }
+#if SIZE_MAX < UINT64_MAX
+    if ((uint64_t)limit > SIZE_MAX) {
+        return enif_make_badarg(env);
+    }
+#endif
+    if (!enif_is_identical(argv[3], ATOM_NIL)) {
+        if (!get_bytes(env, argv[3], &after)) {
+            return enif_make_badarg(env);
+        }
+        after_ptr = after.size > 0 ? after.data : EMPTY_KEY;
+        after_len = after.size;
+    }
+    ttlkv_status st = ttlkv_scan(s->store, ns.data, ns.size, prefix.data, prefix.size, after_ptr,
+                                 after_len, (size_t)limit, &kl);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    ERL_NIF_TERM out = key_list_to_term(env, kl, 1);
+    ttlkv_key_list_free(kl);
+    return out;
+}
+
+/* set_max_bytes(Store, Bytes :: nil | pos_integer, Eviction :: soonest_deadline | none) ->
+ * ok | {error, _}. nil is no bound (0 in C, refused here: Elixir spells "none" nil). */
+static ERL_NIF_TERM
+nif_set_max_bytes(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifUInt64 bytes = 0;
+    uint32_t eviction;
+    (void)argc;
+    if (!get_store(env, argv[0], &s)) {
+        return enif_make_badarg(env);
+    }
+    if (!enif_is_identical(argv[1], ATOM_NIL) &&
+        (!enif_get_uint64(env, argv[1], &bytes) || bytes == 0)) {
+        return enif_make_badarg(env);
+    }
+    if (enif_is_identical(argv[2], ATOM_SOONEST_DEADLINE)) {
+        eviction = TTLKV_EVICTION_SOONEST_DEADLINE;
+    } else if (enif_is_identical(argv[2], ATOM_NONE)) {
+        eviction = TTLKV_EVICTION_NONE;
+    } else {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_set_max_bytes(s->store, (uint64_t)bytes, eviction);
+    return st == TTLKV_OK ? ATOM_OK : make_error(env, st);
+}
+
+/* max_bytes(Store) -> {ok, {Bytes | nil, Eviction}} | {error, _} */
+static ERL_NIF_TERM
+nif_max_bytes(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    uint64_t bytes = 0;
+    uint32_t eviction = 0;
+    ERL_NIF_TERM bound, policy;
+    (void)argc;
+    if (!get_store(env, argv[0], &s)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_max_bytes(s->store, &bytes, &eviction);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    bound = bytes == 0 ? ATOM_NIL : enif_make_uint64(env, (ErlNifUInt64)bytes);
+    switch (eviction) {
+    case TTLKV_EVICTION_SOONEST_DEADLINE:
+        policy = ATOM_SOONEST_DEADLINE;
+        break;
+    case TTLKV_EVICTION_NONE:
+        policy = ATOM_NONE;
+        break;
+    default:
+        /* A policy newer than this shim: keep the number so nothing is lost. */
+        policy = enif_make_tuple2(env, ATOM_UNKNOWN_EVICTION, enif_make_uint(env, eviction));
+    }
+    return enif_make_tuple2(env, ATOM_OK, enif_make_tuple2(env, bound, policy));
+}
+
+/* backup(Store, Dest :: binary, Compact :: boolean) -> ok | {error, _} */
+static ERL_NIF_TERM
+nif_backup(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary dest;
+    uint32_t flags;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &dest) ||
+        memchr(dest.data, 0, dest.size) != NULL) {
+        return enif_make_badarg(env);
+    }
+    if (enif_is_identical(argv[2], ATOM_TRUE)) {
+        flags = TTLKV_BACKUP_COMPACT;
+    } else if (enif_is_identical(argv[2], ATOM_FALSE)) {
+        flags = 0;
+    } else {
+        return enif_make_badarg(env);
+    }
+    char *cdest = enif_alloc(dest.size + 1);
+    if (cdest == NULL) {
+        return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+    }
+    memcpy(cdest, dest.data, dest.size);
+    cdest[dest.size] = '\0';
+    ttlkv_status st = ttlkv_backup(s->store, cdest, flags);
+    enif_free(cdest);
+    return st == TTLKV_OK ? ATOM_OK : make_error(env, st);
+}
+
 /* --- load ----------------------------------------------------------------------------- */
 
 static int
@@ -687,6 +1182,13 @@ on_load(ErlNifEnv *env, void **priv, ERL_NIF_TERM load_info)
     ATOM_INFINITY = enif_make_atom(env, "infinity");
     ATOM_NIL = enif_make_atom(env, "nil");
     ATOM_UNKNOWN_STATUS = enif_make_atom(env, "unknown_status");
+    ATOM_TRUE = enif_make_atom(env, "true");
+    ATOM_FALSE = enif_make_atom(env, "false");
+    ATOM_CONFLICT = enif_make_atom(env, ttlkv_status_name(TTLKV_CONFLICT));
+    ATOM_ABSENT = enif_make_atom(env, "absent");
+    ATOM_SOONEST_DEADLINE = enif_make_atom(env, "soonest_deadline");
+    ATOM_NONE = enif_make_atom(env, "none");
+    ATOM_UNKNOWN_EVICTION = enif_make_atom(env, "unknown_eviction");
     for (uint32_t code = 0; code < STATUS_LIMIT; code++) {
         const char *name = ttlkv_status_name(code);
         STATUS_ATOMS[code] = strcmp(name, "unknown") == 0 ? 0 : enif_make_atom(env, name);
@@ -742,6 +1244,23 @@ static ErlNifFunc nif_funcs[] = {
     {"purge_expired", 1, nif_purge_expired, DIRTY_IO},
     {"stats", 1, nif_stats, DIRTY_IO},
     {"verify", 1, nif_verify, DIRTY_IO},
+    {"max_keys_per_call", 0, nif_max_keys_per_call, 0},
+    /* The cache operations: each writes, reads a namespace, or copies values of any size. */
+    {"touch", 4, nif_touch, DIRTY_IO},
+    {"add", 5, nif_add, DIRTY_IO},
+    {"incr", 5, nif_incr, DIRTY_IO},
+    {"take", 3, nif_take, DIRTY_IO},
+    {"get_versioned", 3, nif_get_versioned, DIRTY_IO},
+    {"put_if_version", 6, nif_put_if_version, DIRTY_IO},
+    {"get_many", 3, nif_get_many, DIRTY_IO},
+    {"delete_many", 3, nif_delete_many, DIRTY_IO},
+    {"clear", 2, nif_clear, DIRTY_IO},
+    {"count", 2, nif_count, DIRTY_IO},
+    {"namespaces", 1, nif_namespaces, DIRTY_IO},
+    {"scan", 5, nif_scan, DIRTY_IO},
+    {"set_max_bytes", 3, nif_set_max_bytes, DIRTY_IO},
+    {"max_bytes", 1, nif_max_bytes, DIRTY_IO},
+    {"backup", 3, nif_backup, DIRTY_IO},
 };
 
 ERL_NIF_INIT(Elixir.TTLKV.NIF, nif_funcs, on_load, NULL, on_upgrade, NULL)

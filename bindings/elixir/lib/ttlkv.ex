@@ -28,9 +28,15 @@ defmodule TTLKV do
   `{status, detail}`: `status` is the C status as an atom (`:key_too_long`, `:ttl_invalid`,
   `:namespace_invalid`, `:value_too_large`, `:batch_too_large`, `:path_invalid`, `:io`,
   `:full`, `:permission`, `:no_space`, `:incompatible`, `:corrupted`, `:readers_full`,
-  `:storage`, `:invalid_argument`, `:panic`) and `detail` the library's text for this failure.
-  Arguments of the wrong type (a key that is not a binary or iolist, a negative TTL, a map for
-  a store) raise `ArgumentError`.
+  `:storage`, `:invalid_argument`, `:not_a_counter`, `:overflow`, `:panic`) and `detail` the
+  library's text for this failure. Arguments of the wrong type (a key that is not a binary or
+  iolist, a negative TTL, a map for a store, an unknown option) raise `ArgumentError`, before
+  anything is written.
+
+  *Not found* and *conflict* are ordinary results, not failures: a read of a missing key gives
+  `:not_found` (`get/3`, `take/3`, `get_versioned/3`, `incr/5` without `:create`), the
+  conditional writes that report whether they wrote give `{:ok, false}` (`touch/4`, `add/5`),
+  and the compare-and-set `put_if_version/6` gives `{:error, :conflict}`.
 
   ## Schedulers
 
@@ -40,6 +46,14 @@ defmodule TTLKV do
   the README has the numbers), and moves to a dirty I/O scheduler for larger values.
   `max_key_len/2` opens no transaction (it is arithmetic on the namespace's length) and runs
   on the caller's scheduler too; `stats/1` and `verify/1` run on dirty I/O schedulers.
+
+  The cache operations (`touch/4` to `backup/3`) all run on dirty I/O schedulers: each one
+  writes (`touch`, `add`, `incr`, `take`, `put_if_version`, `delete_many`, `clear`,
+  `set_max_bytes`, `backup`), reads a whole namespace or store (`count`, `namespaces`,
+  `scan`), or copies values of any size inside the library call (`get_versioned`,
+  `get_many`: the C ABI has no `get_into` form of them that would bound the copy, which is
+  what lets `get/3` stay on a normal scheduler). `max_bytes/1` is one small read, but a rare
+  one: it keeps the rule rather than becoming a second unmeasured exception.
   """
 
   @enforce_keys [:ref, :path]
@@ -58,6 +72,8 @@ defmodule TTLKV do
 
   @type status ::
           :invalid_argument
+          | :not_a_counter
+          | :overflow
           | :namespace_invalid
           | :key_too_long
           | :value_too_large
@@ -76,6 +92,15 @@ defmodule TTLKV do
           | {:unknown_status, non_neg_integer()}
 
   @type reason :: :closed | {status(), String.t()}
+
+  @typedoc """
+  What a write that would pass the store's size bound does: evict entries, soonest deadline
+  first (`:soonest_deadline`, the default), or fail with `:full` (`:none`).
+  """
+  @type eviction :: :soonest_deadline | :none
+
+  @typedoc "An entry's version (`get_versioned/3`): positive, never repeated for a key."
+  @type version :: pos_integer()
 
   @type open_option ::
           {:durability, :sync | :periodic}
@@ -299,6 +324,392 @@ defmodule TTLKV do
   """
   @spec entries(t(), namespace()) :: {:ok, [{binary(), binary()}]} | {:error, reason()}
   def entries(store, namespace), do: TTLKV.NIF.entries(ref!(store), namespace)
+
+  # --- cache operations (README "Cache operations"; the same names in every language) ----
+
+  @doc """
+  Gives the live entry `key` a new deadline, now + `ttl_ms` (`:infinity`: never expires),
+  without rewriting its value; its version does not change. `{:ok, true}` when a live entry got
+  it, `{:ok, false}` when there is none (an expired entry is not brought back).
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.os_time()}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.put(store, "sessions", "abc", "user 1", 1_000)
+      :ok
+      iex> TTLKV.touch(store, "sessions", "abc", :infinity)
+      {:ok, true}
+      iex> TTLKV.deadline(store, "sessions", "abc")
+      {:ok, :infinity}
+      iex> TTLKV.touch(store, "sessions", "nobody", 1_000)
+      {:ok, false}
+  """
+  @spec touch(t(), namespace(), key(), ttl()) :: {:ok, boolean()} | {:error, reason()}
+  def touch(store, namespace, key, ttl_ms),
+    do: TTLKV.NIF.touch(ref!(store), namespace, key, ttl_ms)
+
+  @doc """
+  Writes `key` only if no live entry has it (an expired entry not yet removed counts as
+  absent), atomically across processes: `{:ok, true}` when written, `{:ok, false}` when a live
+  entry exists (C's `TTLKV_CONFLICT`; nothing is written).
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.os_time()}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.add(store, "locks", "job-7", "worker a", 30_000)
+      {:ok, true}
+      iex> TTLKV.add(store, "locks", "job-7", "worker b", 30_000)
+      {:ok, false}
+      iex> TTLKV.get(store, "locks", "job-7")
+      {:ok, "worker a"}
+  """
+  @spec add(t(), namespace(), key(), value(), ttl()) :: {:ok, boolean()} | {:error, reason()}
+  def add(store, namespace, key, value, ttl_ms),
+    do: TTLKV.NIF.add(ref!(store), namespace, key, value, ttl_ms)
+
+  # The range of a delta (ttlkv_incr's int64_t): a fact of the C type, not a ttlkv constant.
+  @int64_min -0x8000000000000000
+  @int64_max 0x7FFFFFFFFFFFFFFF
+
+  @doc """
+  Adds `delta` (a signed 64-bit integer) to the counter `key` atomically and returns the new
+  value. A counter is stored as ASCII decimal (`"42"`, `"-7"`), so every language and a shell
+  read it; an existing counter keeps its deadline.
+
+  A missing key is `:not_found`, as for `get/3`, unless `create: ttl_ms` (or `:infinity`) is
+  given: the counter is then created with the value `delta` and that TTL.
+
+  A value that is no counter is `{:error, {:not_a_counter, detail}}` and a sum outside 64 bits
+  `{:error, {:overflow, detail}}`; neither changes the value.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.os_time()}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.incr(store, "hits", "page", 1)
+      :not_found
+      iex> TTLKV.incr(store, "hits", "page", 1, create: 60_000)
+      {:ok, 1}
+      iex> TTLKV.incr(store, "hits", "page", 41, create: 60_000)
+      {:ok, 42}
+      iex> TTLKV.get(store, "hits", "page")
+      {:ok, "42"}
+      iex> :ok = TTLKV.put(store, "hits", "text", "forty-two", 60_000)
+      iex> {:error, {:not_a_counter, _detail}} = TTLKV.incr(store, "hits", "text", 1)
+      iex> TTLKV.get(store, "hits", "text")
+      {:ok, "forty-two"}
+  """
+  @spec incr(t(), namespace(), key(), integer(), [{:create, ttl()}]) ::
+          {:ok, integer()} | :not_found | {:error, reason()}
+  def incr(store, namespace, key, delta, opts \\ []) do
+    check_delta!(:incr, delta, delta)
+    TTLKV.NIF.incr(ref!(store), namespace, key, delta, create_ttl(:incr, opts))
+  end
+
+  @doc """
+  `incr/5` with `-delta`: subtracts `delta` from the counter `key` (and creates a missing one
+  with the value `-delta` when `create: ttl_ms` is given).
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.os_time()}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.decr(store, "stock", "apples", 3, create: :infinity)
+      {:ok, -3}
+      iex> TTLKV.decr(store, "stock", "apples", -5)
+      {:ok, 2}
+  """
+  @spec decr(t(), namespace(), key(), integer(), [{:create, ttl()}]) ::
+          {:ok, integer()} | :not_found | {:error, reason()}
+  def decr(store, namespace, key, delta, opts \\ []) do
+    negated = if is_integer(delta), do: -delta, else: delta
+    check_delta!(:decr, delta, negated)
+    TTLKV.NIF.incr(ref!(store), namespace, key, negated, create_ttl(:decr, opts))
+  end
+
+  defp check_delta!(_fun, _delta, d) when is_integer(d) and d >= @int64_min and d <= @int64_max,
+    do: :ok
+
+  defp check_delta!(fun, delta, _d) do
+    what = if fun == :decr, do: "an integer whose negation is", else: "an integer"
+
+    raise ArgumentError,
+          "TTLKV.#{fun}: delta must be #{what} in the signed 64-bit range, got: #{inspect(delta)}"
+  end
+
+  # nil (a missing key stays missing) or the TTL of a counter made when missing.
+  defp create_ttl(fun, opts) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "TTLKV.#{fun}: expected a keyword list of options, got: #{inspect(opts)}"
+    end
+
+    case Keyword.keys(opts) -- [:create] do
+      [] -> :ok
+      unknown -> raise ArgumentError, "unknown TTLKV.#{fun} options: #{inspect(unknown)}"
+    end
+
+    case Keyword.fetch(opts, :create) do
+      :error ->
+        nil
+
+      {:ok, ttl} when (is_integer(ttl) and ttl >= 0) or ttl == :infinity ->
+        ttl
+
+      {:ok, other} ->
+        raise ArgumentError,
+              "TTLKV.#{fun}: create must be a TTL in milliseconds or :infinity, " <>
+                "got: #{inspect(other)}"
+    end
+  end
+
+  @doc """
+  Removes the live entry `key` and returns its value, atomically: of two callers taking one
+  key (in any processes), one gets `{:ok, value}`, the other `:not_found`.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.os_time()}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.put(store, "tokens", "reset-1", "user 7", 60_000)
+      :ok
+      iex> TTLKV.take(store, "tokens", "reset-1")
+      {:ok, "user 7"}
+      iex> TTLKV.take(store, "tokens", "reset-1")
+      :not_found
+  """
+  @spec take(t(), namespace(), key()) :: {:ok, binary()} | :not_found | {:error, reason()}
+  def take(store, namespace, key), do: TTLKV.NIF.take(ref!(store), namespace, key)
+
+  @doc """
+  `get/3` with the entry's version: `{:ok, {value, version}}` or `:not_found`. The version
+  changes with every write of the value (`put`, `add`, `incr`, `put_if_version`; not `touch`),
+  is positive and never repeats for a key. Pass it to `put_if_version/6`.
+  """
+  @spec get_versioned(t(), namespace(), key()) ::
+          {:ok, {binary(), version()}} | :not_found | {:error, reason()}
+  def get_versioned(store, namespace, key),
+    do: TTLKV.NIF.get_versioned(ref!(store), namespace, key)
+
+  @doc """
+  Compare-and-set: writes `key` only if its live entry has version `expected` (from
+  `get_versioned/3`), or, with `:absent`, only if it has no live entry. `{:ok, new_version}`
+  when written; `{:error, :conflict}` when the entry has another version, exists where
+  `:absent` was expected, or is gone where a version was expected: nothing is written then.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.os_time()}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> {:ok, v1} = TTLKV.put_if_version(store, "docs", "d", "draft", 60_000, :absent)
+      iex> {:ok, {"draft", ^v1}} = TTLKV.get_versioned(store, "docs", "d")
+      iex> {:ok, v2} = TTLKV.put_if_version(store, "docs", "d", "final", 60_000, v1)
+      iex> v2 > v1
+      true
+      iex> TTLKV.put_if_version(store, "docs", "d", "lost update", 60_000, v1)
+      {:error, :conflict}
+  """
+  @spec put_if_version(t(), namespace(), key(), value(), ttl(), version() | :absent) ::
+          {:ok, version()} | {:error, :conflict | reason()}
+  def put_if_version(store, namespace, key, value, ttl_ms, expected) do
+    unless expected == :absent or (is_integer(expected) and expected > 0) do
+      raise ArgumentError,
+            "TTLKV.put_if_version: expected must be a version from get_versioned/3 " <>
+              "(a positive integer) or :absent, got: #{inspect(expected)}"
+    end
+
+    TTLKV.NIF.put_if_version(ref!(store), namespace, key, value, ttl_ms, expected)
+  end
+
+  @doc """
+  The values of `keys`, in their order, from one read snapshot: `{:ok, values}` where each
+  element is the value or `nil` (no live entry: absent, deleted or expired). A list, not a
+  map, so that the answer lines up with the question (duplicates included), as the C ABI's
+  list does. At most `max_keys_per_call/0` keys: more is `{:error, {:batch_too_large, detail}}`;
+  a key that is not a binary or iolist raises `ArgumentError` naming its index.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.os_time()}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.put_many(store, "cache", [{"a", "1"}, {"c", "3"}], 60_000)
+      :ok
+      iex> TTLKV.get_many(store, "cache", ["c", "b", "a"])
+      {:ok, ["3", nil, "1"]}
+  """
+  @spec get_many(t(), namespace(), [key()]) :: {:ok, [binary() | nil]} | {:error, reason()}
+  def get_many(store, namespace, keys) do
+    ref = ref!(store)
+    with_keys(:get_many, keys, fn -> TTLKV.NIF.get_many(ref, namespace, keys) end)
+  end
+
+  @doc """
+  Removes `keys` in one transaction; `{:ok, removed}` counts the live entries that went. The
+  same limits and errors as `get_many/3`; after an error nothing was removed.
+  """
+  @spec delete_many(t(), namespace(), [key()]) :: {:ok, non_neg_integer()} | {:error, reason()}
+  def delete_many(store, namespace, keys) do
+    ref = ref!(store)
+    with_keys(:delete_many, keys, fn -> TTLKV.NIF.delete_many(ref, namespace, keys) end)
+  end
+
+  # Calls the NIF (which checks every key before it calls the library) and, when it raises for
+  # an argument, names the first key of the list that is not a binary or iolist.
+  defp with_keys(fun, keys, call) when is_list(keys) do
+    call.()
+  rescue
+    e in ArgumentError -> reraise bad_keys(fun, keys, e), __STACKTRACE__
+  end
+
+  defp with_keys(fun, keys, _call),
+    do: raise(ArgumentError, "TTLKV.#{fun}: keys must be a list, got: #{inspect(keys)}")
+
+  defp bad_keys(fun, keys, original) do
+    case first_bad_key(keys, 0) do
+      nil ->
+        original
+
+      :improper ->
+        ArgumentError.exception("TTLKV.#{fun}: keys must be a proper list, got: #{inspect(keys)}")
+
+      {i, key} ->
+        ArgumentError.exception(
+          "TTLKV.#{fun}: the key at index #{i} is not a binary or iolist: #{inspect(key)}"
+        )
+    end
+  end
+
+  defp first_bad_key([], _i), do: nil
+
+  defp first_bad_key([key | rest], i) do
+    if iodata?(key), do: first_bad_key(rest, i + 1), else: {i, key}
+  end
+
+  defp first_bad_key(_tail, _i), do: :improper
+
+  defp iodata?(term) when is_binary(term), do: true
+
+  defp iodata?(term) when is_list(term) do
+    IO.iodata_length(term) >= 0
+  rescue
+    ArgumentError -> false
+  end
+
+  defp iodata?(_term), do: false
+
+  @doc """
+  Removes every entry of `namespace`, in transactions of at most 10,000 entries (readers and
+  writers go on between them, so an entry written meanwhile may survive); `{:ok, removed}`
+  counts the live entries that went.
+  """
+  @spec clear(t(), namespace()) :: {:ok, non_neg_integer()} | {:error, reason()}
+  def clear(store, namespace), do: TTLKV.NIF.clear(ref!(store), namespace)
+
+  @doc """
+  The number of live entries of `namespace`, from one snapshot (it reads every entry of the
+  namespace).
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.os_time()}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.put_many(store, "a", [{"1", ""}, {"2", ""}], 60_000)
+      :ok
+      iex> TTLKV.put(store, "b", "1", "", 60_000)
+      :ok
+      iex> TTLKV.count(store, "a")
+      {:ok, 2}
+      iex> TTLKV.namespaces(store)
+      {:ok, ["a", "b"]}
+      iex> TTLKV.clear(store, "a")
+      {:ok, 2}
+      iex> TTLKV.namespaces(store)
+      {:ok, ["b"]}
+  """
+  @spec count(t(), namespace()) :: {:ok, non_neg_integer()} | {:error, reason()}
+  def count(store, namespace), do: TTLKV.NIF.count(ref!(store), namespace)
+
+  @doc "Every namespace that has a live entry, in byte order, from one snapshot."
+  @spec namespaces(t()) :: {:ok, [binary()]} | {:error, reason()}
+  def namespaces(store), do: TTLKV.NIF.namespaces(ref!(store))
+
+  @doc """
+  One page of the live entries of `namespace` whose keys start with `prefix`: at most `limit`
+  (1 to `max_keys_per_call/0`) `{key, value}` pairs in key order, from one snapshot, with keys
+  strictly after the cursor `after_key`. The first page has `after_key` `nil`; the next passes
+  the last key of the previous page (any key is a cursor, the empty key `""` too: it is not
+  `nil`). A page shorter than `limit` is the last. A `limit` out of range is
+  `{:error, {:invalid_argument, detail}}`.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.os_time()}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> records = [{"u:1", "a"}, {"u:2", "b"}, {"u:3", "c"}, {"v", "d"}]
+      iex> TTLKV.put_many(store, "s", records, 60_000)
+      :ok
+      iex> TTLKV.scan(store, "s", "u:", nil, 2)
+      {:ok, [{"u:1", "a"}, {"u:2", "b"}]}
+      iex> TTLKV.scan(store, "s", "u:", "u:2", 2)
+      {:ok, [{"u:3", "c"}]}
+  """
+  @spec scan(t(), namespace(), iodata(), key() | nil, pos_integer()) ::
+          {:ok, [{binary(), binary()}]} | {:error, reason()}
+  def scan(store, namespace, prefix, after_key, limit),
+    do: TTLKV.NIF.scan(ref!(store), namespace, prefix, after_key, limit)
+
+  @doc """
+  Bounds the bytes of the store's B-tree (`stats/1`'s `:tree_bytes`) at `max_bytes` (`nil`: no
+  bound; else at least 64 KiB, a smaller bound is `{:error, {:invalid_argument, detail}}`), for
+  every process using the store: the bound is kept in the store. With `:soonest_deadline` (the
+  default) a write that would pass it first evicts entries, soonest deadline first (expired
+  ones first of all, never-expiring ones last, never one the write itself makes; counted in
+  `stats/1`'s `:evicted`); with `:none` such a write fails with `{:error, {:full, detail}}`
+  and writes nothing. Deletes and expiry always work.
+
+      iex> dir = Path.join(System.tmp_dir!(), "ttlkv-doc-#{System.os_time()}")
+      iex> {:ok, store} = TTLKV.open(dir)
+      iex> TTLKV.max_bytes(store)
+      {:ok, {nil, :soonest_deadline}}
+      iex> TTLKV.set_max_bytes(store, 64 * 1024 * 1024, :none)
+      :ok
+      iex> TTLKV.max_bytes(store)
+      {:ok, {67_108_864, :none}}
+  """
+  @spec set_max_bytes(t(), pos_integer() | nil, eviction()) :: :ok | {:error, reason()}
+  def set_max_bytes(store, max_bytes, eviction \\ :soonest_deadline) do
+    unless is_nil(max_bytes) or (is_integer(max_bytes) and max_bytes > 0) do
+      raise ArgumentError,
+            "TTLKV.set_max_bytes: max_bytes must be a positive integer (bytes) or nil " <>
+              "(no bound), got: #{inspect(max_bytes)}"
+    end
+
+    unless eviction in [:soonest_deadline, :none] do
+      raise ArgumentError,
+            "TTLKV.set_max_bytes: eviction must be :soonest_deadline or :none, " <>
+              "got: #{inspect(eviction)}"
+    end
+
+    TTLKV.NIF.set_max_bytes(ref!(store), max_bytes, eviction)
+  end
+
+  @doc "The store's size bound (`nil`: none) and its eviction policy; see `set_max_bytes/3`."
+  @spec max_bytes(t()) :: {:ok, {pos_integer() | nil, eviction()}} | {:error, reason()}
+  def max_bytes(store), do: TTLKV.NIF.max_bytes(ref!(store))
+
+  @doc """
+  Copies the store into the directory `dest` (created with mode 0700 when absent, else it must
+  be empty) from one snapshot while readers and writers go on; the copy opens as a store with
+  every entry, deadline and the size bound. With `compact: true` free pages are left out, so
+  the copy is only as large as the data: the way to shrink a store's file is a compacted
+  backup, opened in place of the original once every process has closed it.
+  """
+  @spec backup(t(), Path.t(), [{:compact, boolean()}]) :: :ok | {:error, reason()}
+  def backup(store, dest, opts \\ []) do
+    unless Keyword.keyword?(opts) and Keyword.keys(opts) -- [:compact] == [] do
+      raise ArgumentError,
+            "TTLKV.backup: the only option is compact: boolean, got: #{inspect(opts)}"
+    end
+
+    compact = Keyword.get(opts, :compact, false)
+
+    unless is_boolean(compact) do
+      raise ArgumentError, "TTLKV.backup: compact must be a boolean, got: #{inspect(compact)}"
+    end
+
+    TTLKV.NIF.backup(ref!(store), IO.chardata_to_string(dest), compact)
+  end
+
+  @doc """
+  The most keys one `get_many/3` or `delete_many/3` takes, and the largest `scan/5` limit
+  (`TTLKV_MAX_KEYS_PER_CALL` of the header the NIF was built with).
+  """
+  @spec max_keys_per_call() :: pos_integer()
+  def max_keys_per_call, do: TTLKV.NIF.max_keys_per_call()
 
   @doc """
   Flushes committed writes to disk now (for `durability: :periodic`, before a planned stop;

@@ -24,6 +24,24 @@ defmodule TTLKV.PowCacheTest do
     start_supervised!({PowCache, [path: dir] ++ opts})
   end
 
+  # all/2 the way it was before it scanned prefixes: every entry decoded, matched, sorted.
+  defp all_by_matching_every_key(config, key_match) do
+    {:ok, entries} = TTLKV.entries(PowCache.store(), config[:namespace])
+    pairs = Enum.map(entries, fn {raw, bin} -> {Key.list_form(Key.decode(raw)), bin} end)
+
+    matched =
+      if key_match == :_ do
+        pairs
+      else
+        spec = :ets.match_spec_compile([{{List.wrap(key_match), :_}, [], [:"$_"]}])
+        :ets.match_spec_run(pairs, spec)
+      end
+
+    matched
+    |> Enum.sort()
+    |> Enum.map(fn {list_form, bin} -> {Key.unwrap(list_form), :erlang.binary_to_term(bin)} end)
+  end
+
   defp deadline(config, key) do
     TTLKV.deadline(PowCache.store(), config[:namespace], Key.encode(key))
   end
@@ -272,6 +290,37 @@ defmodule TTLKV.PowCacheTest do
 
       assert PowCache.all(@config, "key1") == [{"key1", "value"}]
       assert PowCache.all(@config, ["nobody", :_]) == []
+    end
+
+    test "all/2 with bound leading segments gives what matching every key gives" do
+      keys = TTLKV.TestHelpers.pow_keys()
+      :ok = PowCache.put(@config, Enum.with_index(keys))
+      :ok = PowCache.put(Keyword.put(@config, :namespace, "other"), Enum.map(keys, &{&1, :other}))
+
+      for m <- TTLKV.TestHelpers.pow_matches() do
+        assert PowCache.all(@config, m) == all_by_matching_every_key(@config, m), inspect(m)
+      end
+
+      sessions = PowCache.all(@config, [MyApp.Users.User, :user, 1, :session, :_])
+      assert length(sessions) == 2
+      assert length(PowCache.all(@config, [MyApp.Users.User, :user, :_])) == 9
+    end
+
+    test "all/2 pages through more matches than one scan returns" do
+      n = TTLKV.max_keys_per_call() + 5
+      records = for i <- 1..n, do: {["many", i], i}
+      for chunk <- Enum.chunk_every(records, 20_000), do: :ok = PowCache.put(@config, chunk)
+      :ok = PowCache.put(@config, [{["many!", 1], :no}, {"many", :no}])
+
+      all = PowCache.all(@config, ["many", :_])
+      assert length(all) == n
+      assert all == Enum.sort(records)
+    end
+
+    test "all/2 sorts list keys when the empty key is stored too" do
+      :ok = PowCache.put(@config, [{"", :empty}, {["user", 2], 2}, {[:a], :a}, {"b", :b}])
+      # Byte order would give "", [:a], ["user", 2], "b"; Erlang term order of [key] is:
+      assert PowCache.all(@config, :_) == [{:a, :a}, {"", :empty}, {"b", :b}, {["user", 2], 2}]
     end
 
     test "all/2 of binary keys only is in Erlang term order too" do

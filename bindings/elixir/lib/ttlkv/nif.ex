@@ -83,4 +83,23 @@ defmodule TTLKV.NIF do
   def purge_expired(_store), do: :erlang.nif_error(:nif_not_loaded)
   def stats(_store), do: :erlang.nif_error(:nif_not_loaded)
   def verify(_store), do: :erlang.nif_error(:nif_not_loaded)
+  def max_keys_per_call, do: :erlang.nif_error(:nif_not_loaded)
+  def touch(_store, _ns, _key, _ttl), do: :erlang.nif_error(:nif_not_loaded)
+  def add(_store, _ns, _key, _value, _ttl), do: :erlang.nif_error(:nif_not_loaded)
+  def incr(_store, _ns, _key, _delta, _create), do: :erlang.nif_error(:nif_not_loaded)
+  def take(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
+  def get_versioned(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
+
+  def put_if_version(_store, _ns, _key, _value, _ttl, _expected),
+    do: :erlang.nif_error(:nif_not_loaded)
+
+  def get_many(_store, _ns, _keys), do: :erlang.nif_error(:nif_not_loaded)
+  def delete_many(_store, _ns, _keys), do: :erlang.nif_error(:nif_not_loaded)
+  def clear(_store, _ns), do: :erlang.nif_error(:nif_not_loaded)
+  def count(_store, _ns), do: :erlang.nif_error(:nif_not_loaded)
+  def namespaces(_store), do: :erlang.nif_error(:nif_not_loaded)
+  def scan(_store, _ns, _prefix, _after, _limit), do: :erlang.nif_error(:nif_not_loaded)
+  def set_max_bytes(_store, _bytes, _eviction), do: :erlang.nif_error(:nif_not_loaded)
+  def max_bytes(_store), do: :erlang.nif_error(:nif_not_loaded)
+  def backup(_store, _dest, _compact), do: :erlang.nif_error(:nif_not_loaded)
 end

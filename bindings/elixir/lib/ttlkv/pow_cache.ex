@@ -291,6 +291,11 @@ defmodule TTLKV.PowCache do
   Every live `{key, value}` of the namespace whose key matches `key_match`, in key order,
   keys without the namespace. `key_match` is a match-spec head over the key as Pow sees it:
   `:_` (every key, list keys included), `["user", :_]`, `["user" | :_]`, ...
+
+  When the match's leading segments are bound and its length fixed (Pow's
+  `[struct, :user, id, :session, :_]` and `[struct, :user, :_]`), only the keys starting with
+  those segments' encoding are read, with `TTLKV.scan/5` (`TTLKV.PowCache.Key.match_prefix/1`
+  says when); otherwise every entry of the namespace is decoded and matched.
   """
   @spec all(config(), key_match()) :: [record()]
   def all(config, key_match) do
@@ -298,9 +303,15 @@ defmodule TTLKV.PowCache do
     store = store!(config)
 
     entries =
-      case TTLKV.entries(store, namespace) do
-        {:ok, entries} -> entries
-        {:error, reason} -> fail!(reason, :all)
+      case Key.match_prefix(key_match) do
+        {:ok, prefix} ->
+          scan_prefix(store, namespace, prefix, nil, [])
+
+        :none ->
+          case TTLKV.entries(store, namespace) do
+            {:ok, entries} -> entries
+            {:error, reason} -> fail!(reason, :all)
+          end
       end
 
     entries
@@ -317,9 +328,29 @@ defmodule TTLKV.PowCache do
     end)
   end
 
+  # Every live entry whose key starts with `prefix`, in key order: one snapshot, unless more
+  # than a page (TTLKV_MAX_KEYS_PER_CALL) match, as no Pow match does.
+  defp scan_prefix(store, namespace, prefix, after_key, pages) do
+    limit = TTLKV.max_keys_per_call()
+
+    case TTLKV.scan(store, namespace, prefix, after_key, limit) do
+      {:ok, page} when length(page) == limit ->
+        {last, _value} = List.last(page)
+        scan_prefix(store, namespace, prefix, last, [page | pages])
+
+      {:ok, page} ->
+        Enum.concat(Enum.reverse([page | pages]))
+
+      {:error, reason} ->
+        fail!(reason, :all)
+    end
+  end
+
   # The library lists keys in byte order, which for raw binary keys already is Erlang term
-  # order. Only escaped and list keys (first byte 0x00, so listed first) need a sort.
+  # order. Only escaped and list keys (first byte 0x00, so listed first, after the empty key
+  # if there is one) need a sort.
   defp in_key_order(pairs, [{<<0, _::binary>>, _} | _]), do: Enum.sort(pairs)
+  defp in_key_order(pairs, [{"", _}, {<<0, _::binary>>, _} | _]), do: Enum.sort(pairs)
   defp in_key_order(pairs, _entries), do: pairs
 
   defp match(pairs, :_), do: pairs

@@ -2,6 +2,7 @@ defmodule TTLKV.TestHelpers do
   @moduledoc false
   # Shared by the test modules: temporary directories, bounded polling, other OS processes.
 
+  import Bitwise
   import ExUnit.Assertions
 
   @root Path.expand("../../../..", __DIR__)
@@ -96,4 +97,94 @@ defmodule TTLKV.TestHelpers do
   end
 
   def hex(bin), do: Base.encode16(bin, case: :lower)
+
+  @doc """
+  Pow keys of many shapes, for `TTLKV.PowCache.all/2` and `Key.match_prefix/1`: Pow's
+  CredentialsCache triples (a session id, `[struct, :user, id]`,
+  `[struct, :user, id, :session, sid]`) for ids of every kind, and keys built to trip a byte
+  prefix up: lists of byte integers (written as strings by the external term format), floats,
+  maps, improper lists, one-element lists, binaries with and without the escape byte.
+  """
+  def pow_keys do
+    struct = MyApp.Users.User
+    ids = [1, 2, 255, 256, -1, 1 <<< 40, "uuid-1", [id: 7, org: 2], {:composite, 1}]
+
+    credentials =
+      for id <- ids, n <- 1..2 do
+        sid = "session-#{:erlang.phash2({id, n})}"
+        [sid, [struct, :user, id], [struct, :user, id, :session, sid]]
+      end
+
+    Enum.uniq(Enum.concat(credentials)) ++
+      [
+        [Other.User, :user, 1],
+        [Other.User, :user, 1, :session, "s"],
+        [1, 2, 3],
+        [1, 2, "x"],
+        [1, 2],
+        [1, 2, 3, 4],
+        [1, 300, 3],
+        [:a],
+        :b,
+        [<<0, 1>>, :x],
+        <<0, 1, 131>>,
+        <<0>>,
+        "",
+        "plain",
+        ["user", 1],
+        ["user", 2],
+        ["user", 1, "session"],
+        ["user" | "tail"],
+        [1.0, :x],
+        [1, :x],
+        [0.0, :y],
+        [-0.0, :y],
+        [%{a: 1}, :m],
+        [%{a: 1, b: 2}, :m],
+        [[1, 2], :nested],
+        [{:t, [1]}, :nested]
+      ]
+  end
+
+  @doc "Match heads over `pow_keys/0`: with and without a byte prefix of bound segments."
+  def pow_matches do
+    struct = MyApp.Users.User
+
+    [
+      :_,
+      [struct, :user, 1, :session, :_],
+      [struct, :user, :_],
+      [struct, :user, :_, :session, :_],
+      [struct | :_],
+      [struct, :user, "uuid-1", :session, :_],
+      [struct, :user, [id: 7, org: 2], :session, :_],
+      [struct, :user, {:composite, 1}, :session, :_],
+      [struct, :user, 1 <<< 40, :session, :_],
+      [struct, :user, 256, :_, :_],
+      [struct, :user, -1, :session, :_],
+      [struct, :"$1", 1, :session, :"$2"],
+      [struct, :user, :"$1"],
+      [Other.User, :user, 1, :session, :_],
+      [1, 2, :_],
+      [1, :_, :_],
+      [1, 2, 3],
+      [1, :x],
+      [:a],
+      :a,
+      :b,
+      [<<0, 1>>, :_],
+      <<0, 1, 131>>,
+      "plain",
+      ["user", :_],
+      ["user", 1, :_],
+      ["user" | :_],
+      [1.0, :_],
+      [0.0, :_],
+      [%{a: 1}, :_],
+      [[1, 2], :_],
+      [{:t, [1]}, :_],
+      [{:t, :_}, :_],
+      [:nobody, :_]
+    ]
+  end
 end

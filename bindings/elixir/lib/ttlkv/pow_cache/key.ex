@@ -26,7 +26,10 @@ defmodule TTLKV.PowCache.Key do
 
   Bytes that do not follow this scheme (another program writing `<<0x00>>` or
   `<<0x00, 0x07, ...>>` into a PowCache namespace) decode as the raw binary they are; `all/2`
-  still lists them, but a `get` with that binary addresses its escaped form.
+  still lists them, but a `get` with that binary addresses its escaped form. (An `all/2` whose
+  match has bound leading segments reads only the keys that start with those segments'
+  encoding, see `match_prefix/1`: another program's different external term format of the same
+  list, compressed say, is not listed then, as `get` does not find it either.)
 
   Order: `all/2` returns keys in Erlang term order of their list form (`b` as `[b]`), the order
   Pow's `ordered_set` table gives.
@@ -36,6 +39,8 @@ defmodule TTLKV.PowCache.Key do
   @tag_binary 0x00
   @tag_list 0x01
   @etf_opts [{:minor_version, 2}, :deterministic]
+  # The external term format's tag of a list with its length (LIST_EXT).
+  @list_ext 108
 
   @typedoc "A Pow key: a binary, or a list whose elements are binaries, atoms or other terms."
   @type t :: binary() | list()
@@ -82,6 +87,73 @@ defmodule TTLKV.PowCache.Key do
   end
 
   def decode(bytes) when is_binary(bytes), do: bytes
+
+  @doc """
+  The bytes every stored key that `key_match` (a match-spec head of `TTLKV.PowCache.all/2`)
+  can match starts with, when its bound leading segments fix them: `{:ok, prefix}`, else
+  `:none`. `all/2` then scans that prefix instead of decoding the whole namespace.
+
+  A list key is `0x00 0x01` ++ its external term format, which writes a list as `LIST_EXT`
+  (tag 108, then the number of elements as 32 bits), then each element in turn, each encoded
+  by its own value alone. So when `key_match` is a proper list of a fixed length whose first
+  elements are bound, every key it matches starts with the escape, the list header and the
+  encoding of those elements. There is no such prefix (`:none`) when
+
+    * nothing leads bound: `:_`, `[:_, :session]`, `[:"$1", :user]`;
+    * the tail is open (`["user" | :_]`): the length comes before the elements, and differs;
+    * every bound element is an integer 0..255: a matching list whose other elements are such
+      integers too is written as `STRING_EXT` (tag 107), not `LIST_EXT`;
+    * the match is one binary (`"key"`, `["key"]`): that key is stored as its raw bytes.
+
+  Only plain values count as bound: binaries, integers, atoms other than `:_` and the
+  `:"$1"`-style variables, and tuples and proper lists of them. A map pattern also matches larger maps and a float
+  matches by value across encodings (`0.0`, `-0.0`), so from the first of those on the
+  segments count as unbound.
+
+      iex> {:ok, prefix} = TTLKV.PowCache.Key.match_prefix([MyApp.User, :user, 1, :session, :_])
+      iex> key = TTLKV.PowCache.Key.encode([MyApp.User, :user, 1, :session, "s"])
+      iex> String.starts_with?(key, prefix)
+      true
+      iex> TTLKV.PowCache.Key.match_prefix(["user" | :_])
+      :none
+  """
+  @spec match_prefix(term()) :: {:ok, binary()} | :none
+  def match_prefix(key_match) do
+    pattern = List.wrap(key_match)
+
+    with {:ok, length} <- proper_length(pattern, 0),
+         [first | _] = bound <- Enum.take_while(pattern, &bound?/1),
+         false <- length == 1 and is_binary(first),
+         false <- Enum.all?(bound, &(is_integer(&1) and &1 in 0..255)) do
+      header = <<@escape, @tag_list, 131, @list_ext, length::32>>
+      {:ok, IO.iodata_to_binary([header | Enum.map(bound, &element/1)])}
+    else
+      _ -> :none
+    end
+  end
+
+  defp proper_length([], n), do: {:ok, n}
+  defp proper_length([_ | tail], n), do: proper_length(tail, n + 1)
+  defp proper_length(_open_tail, _n), do: :error
+
+  # A segment that matches exactly the terms equal to it, all of which encode to its bytes.
+  defp bound?(term) when is_bitstring(term) or is_integer(term), do: true
+
+  defp bound?(term) when is_atom(term),
+    do: term != :_ and not String.starts_with?(Atom.to_string(term), "$")
+
+  defp bound?(term) when is_tuple(term), do: term |> Tuple.to_list() |> Enum.all?(&bound?/1)
+
+  defp bound?(term) when is_list(term),
+    do: match?({:ok, _}, proper_length(term, 0)) and Enum.all?(term, &bound?/1)
+
+  defp bound?(_term), do: false
+
+  # One element's bytes inside the list's external term format (without the version byte).
+  defp element(term) do
+    <<131, bytes::binary>> = :erlang.term_to_binary(term, @etf_opts)
+    bytes
+  end
 
   defp safe_term(etf) do
     {:ok, :erlang.binary_to_term(etf, [:safe])}
