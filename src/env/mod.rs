@@ -171,6 +171,9 @@ pub(crate) struct Env {
     pool_cap: usize,
     dir: PathBuf,
     boot_id: Option<String>,
+    /// The flush mark, opened (created) with the store: later writes never create a file, so
+    /// a store whose directory was removed while open writes into the removed file only.
+    mark: Option<std::fs::File>,
     write_map: bool,
     pub(crate) meta_info: StoreMeta,
 }
@@ -373,6 +376,14 @@ impl Env {
             pool_cap: (opts.max_readers as usize / 16).clamp(1, 8),
             dir: dir.to_path_buf(),
             boot_id: opts.boot_id.clone(),
+            mark: std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(dir.join(FLUSH_MARK))
+                .ok(),
             write_map,
             meta_info: StoreMeta { store_id: [0; 16] },
         };
@@ -667,18 +678,9 @@ impl Env {
             return;
         }
         buf[..text.len()].copy_from_slice(text.as_bytes());
-        let path = self.dir.join(FLUSH_MARK);
-        let Ok(f) = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&path)
-        else {
-            return;
-        };
-        let _ = std::os::unix::fs::FileExt::write_all_at(&f, &buf, 0);
+        if let Some(f) = &self.mark {
+            let _ = std::os::unix::fs::FileExt::write_all_at(f, &buf, 0);
+        }
     }
 
     /// Whether the store may hold writes an OS crash or power loss reordered: the machine
