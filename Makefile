@@ -64,6 +64,7 @@ bench-readers:
 # The reliability suites with many more kills, processes and seconds (see README, Guarantees).
 soak: build
 	TTLKV_SOAK=1 $(CARGO) test --release --test reliability_crash --test reliability_processes --test model_processes -- --nocapture --test-threads=1
+	$(MAKE) --no-print-directory $(SOAKS)
 
 clean:
 	$(CARGO) clean
