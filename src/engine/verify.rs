@@ -24,7 +24,9 @@ impl Core {
             let mut missing = Vec::new();
             let mut index = Vec::new();
             let mut damaged = Vec::new();
+            let mut records = 0u64;
             txn.scan_checked(&[], |k, v| {
+                records += 1;
                 // Every key and value is bounds-checked as it is read: damage is reported and
                 // the scan goes on.
                 let (k, v) = match (k, v) {
@@ -70,6 +72,18 @@ impl Core {
             })?;
             for d in damaged {
                 problem(&mut r, d);
+            }
+            // LMDB counts the tree's records in its meta page: a meta that reached the disk
+            // without all the pages it points to (an OS crash that reordered writes) disagrees.
+            let counted = txn.record_count()?;
+            if counted != records {
+                problem(
+                    &mut r,
+                    format!("the B-tree says it holds {counted} records but {records} were found: pages are missing or stale (an OS crash or power loss may have reordered writes)"),
+                );
+            }
+            if let Err(e) = txn.check_free_list() {
+                problem(&mut r, format!("the free list is unreadable: {}", e.message()));
             }
             for ik in &missing {
                 if txn.get(ik)?.is_none() {

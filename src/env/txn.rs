@@ -48,17 +48,32 @@ impl ReadTxn<'_> {
     /// Bytes of the pages the data's B-tree uses (branch, leaf and overflow pages of the main
     /// database; not the free list): O(1), from LMDB's own counts in the transaction.
     pub(crate) fn tree_bytes(&self) -> Result<u64> {
+        let st = self.stat()?;
+        let pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+        Ok((pages * self.env.psize) as u64)
+    }
+
+    /// How many records LMDB's own count says the data's B-tree holds (kept in the meta page,
+    /// so a tree whose pages did not all reach the disk disagrees with its records).
+    pub(crate) fn record_count(&self) -> Result<u64> {
+        Ok(self.stat()?.ms_entries as u64)
+    }
+
+    /// Reads the whole free list (for verify): an error when its pages are damaged.
+    pub(crate) fn check_free_list(&self) -> Result<usize> {
+        free_pages(self.txn)
+    }
+
+    fn stat(&self) -> Result<ffi::MDB_stat> {
         // SAFETY: MDB_stat is plain data that mdb_stat fills; txn is live.
-        let st = unsafe {
+        unsafe {
             let mut st: ffi::MDB_stat = std::mem::zeroed();
             let rc = ffi::mdb_stat(self.txn, self.env.data.dbi(), &mut st);
             if rc != 0 {
-                return Err(code_error("reading the tree's size", rc));
+                return Err(code_error("reading the tree's counts", rc));
             }
-            st
-        };
-        let pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
-        Ok((pages * self.env.psize) as u64)
+            Ok(st)
+        }
     }
 
     /// Calls `f(key, value)` for each record whose key is `>= start`, in key order, until `f`
