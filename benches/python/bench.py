@@ -11,6 +11,12 @@ runs for --sync-seconds (default 2 s). "2 processes" runs two worker processes o
 at once and reports their combined rate. Prints a table of operations per second, the ratios against the peers, and
 whether each target of the issue is met. This is a benchmark, not a test: it always exits 0
 unless something fails outright.
+
+The cache operations (touch, add, incr, take) are measured against put in the same run, on one
+periodic store, taking turns in blocks of 500 keys (put inserts a block, touch and take reach
+it, add inserts it again, incr creates a block of counters); get_many of 100 keys against 100
+gets of the same keys (and py-lmdb's 100 gets in one transaction, a multi-get from one
+snapshot in raw LMDB), batch by batch in turns. `--only ops` runs just those.
 """
 
 from __future__ import annotations
@@ -253,6 +259,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; best kept")
     parser.add_argument("--sync-seconds", type=float, default=2.0, help="per round")
     parser.add_argument("--dir", default=None, help="where the stores go (default: a temp dir)")
+    parser.add_argument("--only", choices=("all", "ops"), default="all",
+                        help="ops: only the cache operations and get_many")
     args = parser.parse_args(argv)
     n, rounds = args.n, args.rounds
     root = tempfile.mkdtemp(prefix="ttlkv-bench-", dir=args.dir)
@@ -276,6 +284,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return path
 
     try:
+        cache_operations(fresh, keys, misses, shuffled, value, rounds, results)
+        if args.only == "ops":
+            report_ops(results, n, rounds)
+            return 0
+
         print("  single thread: puts, then gets ...", flush=True)
         stores = {kind: cls(fresh(f"{kind}-periodic"), "periodic") for kind, cls in KINDS.items()}
         # Puts: each round writes its own third of the keys, so the stores end up holding all N.
@@ -333,7 +346,138 @@ def main(argv: Optional[List[str]] = None) -> int:
         shutil.rmtree(root, ignore_errors=True)
 
     report(results, n, rounds, args.sync_seconds)
+    report_ops(results, n, rounds)
     return 0
+
+
+BATCH = 100  # keys per get_many
+BLOCK = 500  # keys per turn of each cache operation
+
+
+def cache_operations(
+    fresh: Callable[[str], str],
+    keys: List[bytes],
+    misses: List[bytes],
+    shuffled: List[bytes],
+    value: bytes,
+    rounds: int,
+    results: Dict[Tuple[str, str], float],
+) -> None:
+    """touch, add, incr and take against put, then get_many against gets; ops/s into results.
+
+    The operations take turns in blocks of BLOCK keys (put a block, touch it, take it, add it
+    again, incr a block of new counters; then the next block), each block timed on its own and
+    the times summed per operation: on a busy machine every operation then meets the same load,
+    which whole phases of a second each do not."""
+    print("  cache operations: put, touch, take, add, incr (periodic), in turns ...", flush=True)
+    store = ttlkv.Store(fresh("ttlkv-ops"), durability="periodic", map_size=1 << 30)
+    ns = store.namespace("bench", ttl=TTL)
+    chunks = [keys[i::rounds] for i in range(rounds)]
+    counters = [misses[i::rounds] for i in range(rounds)]
+    put, touch, take, add, incr = ns.put, ns.touch, ns.take, ns.add, ns.incr
+    ops: List[Tuple[str, Callable[[Sequence[bytes], Sequence[bytes]], None]]] = [
+        ("put", lambda ks, cs: [put(k, value) for k in ks] and None),
+        ("touch", lambda ks, cs: [touch(k) for k in ks] and None),
+        ("take", lambda ks, cs: [take(k) for k in ks] and None),
+        ("add", lambda ks, cs: [add(k, value) for k in ks] and None),
+        ("incr", lambda ks, cs: [incr(c) for c in cs] and None),
+    ]
+    best: Dict[str, float] = {}
+    for r in range(rounds):
+        spent = {name: 0.0 for name, _ in ops}
+        done = 0
+        gc.collect()
+        gc.disable()
+        try:
+            for b in range(0, min(len(chunks[r]), len(counters[r])) - BLOCK + 1, BLOCK):
+                ks, cs = chunks[r][b:b + BLOCK], counters[r][b:b + BLOCK]
+                for name, body in ops:
+                    started = time.perf_counter()
+                    body(ks, cs)
+                    spent[name] += time.perf_counter() - started
+                done += BLOCK
+        finally:
+            gc.enable()
+        for name, seconds in spent.items():
+            best[name] = max(best.get(name, 0.0), done / seconds)
+    for op, rate in best.items():
+        results[("ttlkv", "ops " + op)] = rate  # "ops put": not the put of the peers' table
+
+    print(f"  get_many of {BATCH} keys against {BATCH} gets, in turns ...", flush=True)
+    for i in range(0, len(keys), 50_000):  # every key present (put_many: one transaction each)
+        ns.put_many({k: value for k in keys[i:i + 50_000]})
+    batches = [shuffled[i:i + BATCH] for i in range(0, len(shuffled) - BATCH + 1, BATCH)]
+    env = lmdb.open(fresh("py-lmdb-many"), map_size=MAP_SIZE, sync=False, max_readers=256)
+    with env.begin(write=True) as txn:
+        for k in keys:
+            txn.put(k, value)
+    get, get_many = ns.get, ns.get_many
+
+    def gets(batch: Sequence[bytes]) -> None:
+        for k in batch:
+            get(k)
+
+    def lmdb_txn(batch: Sequence[bytes]) -> None:
+        with env.begin() as txn:
+            for k in batch:
+                txn.get(k)
+
+    readers = [("gets", gets), ("get_many", get_many), ("py-lmdb", lmdb_txn)]
+    assert get_many(batches[0]) == {k: value for k in batches[0]}, "get_many returned something else"
+    best = {}
+    for _ in range(rounds):
+        spent = {name: 0.0 for name, _ in readers}
+        gc.collect()
+        gc.disable()
+        try:
+            for batch in batches:  # each batch read the three ways, one after the other
+                for name, body in readers:
+                    started = time.perf_counter()
+                    body(batch)
+                    spent[name] += time.perf_counter() - started
+        finally:
+            gc.enable()
+        for name, seconds in spent.items():
+            best[name] = max(best.get(name, 0.0), len(batches) * BATCH / seconds)
+    results[("ttlkv", f"{BATCH} gets")] = best["gets"]
+    results[("ttlkv", f"get_many {BATCH}")] = best["get_many"]
+    results[("py-lmdb", f"{BATCH} gets in 1 txn")] = best["py-lmdb"]
+    env.close()
+    store.close()
+
+
+def report_ops(r: Dict[Tuple[str, str], float], n: int, rounds: int) -> None:
+    put = r.get(("ttlkv", "ops put"))
+    print()
+    print(f"{'cache operation (ttlkv, periodic)':<50}{'ops/s':>12}{'vs put':>10}")
+    print("-" * 72)
+    for op in ("put", "touch", "add", "incr", "take"):
+        rate = r.get(("ttlkv", "ops " + op))
+        if rate is not None and put:
+            print(f"{op:<50}{rate:>12,.0f}{rate / put:>9.2f}x")
+    gets, many = r.get(("ttlkv", f"{BATCH} gets")), r.get(("ttlkv", f"get_many {BATCH}"))
+    peer = r.get(("py-lmdb", f"{BATCH} gets in 1 txn"))
+    print()
+    print(f"{'keys read per second, in batches of ' + str(BATCH):<50}{'keys/s':>12}{'vs gets':>10}")
+    print("-" * 72)
+    for label, rate in ((f"ttlkv: {BATCH} x get", gets), (f"ttlkv: get_many({BATCH} keys)", many),
+                        (f"py-lmdb: {BATCH} x txn.get in one transaction", peer)):
+        if rate is not None and gets:
+            print(f"{label:<50}{rate:>12,.0f}{rate / gets:>9.2f}x")
+    print()
+    print(f"Best of {rounds} rounds; N={n:,} keys; each cache-operation round works on N/{rounds} "
+          f"keys, the operations taking turns in blocks of {BLOCK}; the reads take turns batch by batch.")
+    print()
+    print("Targets (cache operations):")
+    for op in ("touch", "add", "incr", "take"):
+        rate = r.get(("ttlkv", "ops " + op))
+        if rate is None or not put:
+            continue
+        got = rate / put
+        print(f"  {op + ' >= put / 1.2':<45} {got:6.2f}x  {'met' if got >= 1 / 1.2 else 'MISSED'}")
+    if gets and many:
+        got = many / gets
+        print(f"  {'get_many(100) >= 5 x 100 gets':<45} {got:6.2f}x  {'met' if got >= 5 else 'MISSED'}")
 
 
 def report(r: Dict[Tuple[str, str], float], n: int, rounds: int, sync_seconds: float) -> None:

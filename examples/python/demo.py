@@ -54,6 +54,20 @@ def main() -> int:
         profiles["ada"] = {"name": "Ada", "langs": ["Python", "C", "Elixir"]}
         print(f"python demo: profiles/ada = {profiles['ada']}")
 
+        # The cache operations: each one atomic call, across threads and processes too.
+        hits = store.namespace("counters", ttl=60).incr(b"python-demo")  # created at 1, then counts
+        locks = store.namespace("locks", ttl=5)
+        first = locks.add(b"python-demo", b"held")  # only if absent
+        assert locks.add(b"python-demo", b"again") is False
+        assert locks.take(b"python-demo") == b"held"  # removed and returned: one caller gets it
+        found = sessions.get_many([b"token-python", b"missing"])  # one snapshot
+        assert found == {b"token-python": b"user=42"}
+        value, version = sessions.get_versioned(b"token-python")
+        assert sessions.put_if_version(b"token-python", b"user=44", version) is not None
+        assert sessions.put_if_version(b"token-python", b"lost", version) is None  # a conflict
+        print(f"python demo: incr -> {hits}, add -> {first}, get_many -> {found}, "
+              f"{len(sessions)} live sessions")
+
         # Errors are exceptions built from the C status codes.
         try:
             sessions.put(b"k", b"v", ttl=0)

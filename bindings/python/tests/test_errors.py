@@ -104,6 +104,58 @@ def test_close_is_idempotent_and_later_calls_raise_closed(store_dir: Path) -> No
         assert "TTLKV_CLOSED" in str(info.value)
 
 
+def test_cache_operations_on_a_closed_store_raise_closed(store_dir: Path, tmp_path: Path) -> None:
+    store = ttlkv.Store(store_dir)
+    ns = store.namespace("n", ttl=60)
+    ns.put(b"k", b"v")
+    store.close()
+    calls = [
+        lambda: ns.touch(b"k"),
+        lambda: ns.add(b"k2", b"v"),
+        lambda: ns.incr(b"c"),
+        lambda: ns.decr(b"c", create=False),
+        lambda: ns.take(b"k"),
+        lambda: ns.get_versioned(b"k"),
+        lambda: ns.put_if_version(b"k", b"v", None),
+        lambda: ns.get_many([b"k"]),
+        lambda: ns.get_many([]),
+        lambda: ns.delete_many([b"k"]),
+        lambda: ns.clear(),
+        lambda: ns.count(),
+        lambda: len(ns),
+        lambda: bool(ns),
+        lambda: list(ns),
+        lambda: ns.scan(),
+        lambda: list(ns.iter_prefix()),
+        lambda: ns.pop(b"k"),
+        lambda: ns.popitem(),
+        lambda: ns.setdefault(b"k", b"v"),
+        lambda: ns.update({b"k": b"v"}),
+        lambda: ns.values(),
+        lambda: store.touch("n", b"k", 5),
+        lambda: store.add("n", b"k", b"v", 5),
+        lambda: store.incr("n", b"k", create_ttl=5),
+        lambda: store.take("n", b"k"),
+        lambda: store.get_versioned("n", b"k"),
+        lambda: store.put_if_version("n", b"k", b"v", None, 5),
+        lambda: store.get_many("n", [b"k"]),
+        lambda: store.delete_many("n", [b"k"]),
+        lambda: store.clear("n"),
+        lambda: store.count("n"),
+        lambda: store.namespaces(),
+        lambda: store.scan("n"),
+        lambda: store.set_max_bytes(1 << 20),
+        lambda: store.max_bytes(),
+        lambda: store.backup(tmp_path / "backup"),
+    ]
+    for call in calls:
+        with pytest.raises(ttlkv.ClosedError) as info:
+            call()
+        assert "TTLKV_CLOSED" in str(info.value)
+    with ttlkv.Store(store_dir) as again:  # nothing reached the store
+        assert again.entries("n") == [(b"k", b"v")] and again.max_bytes() == (None, "soonest_deadline")
+
+
 def test_closed_store_in_with_block(store_dir: Path) -> None:
     with ttlkv.Store(store_dir) as store:
         store.close()

@@ -1,6 +1,6 @@
-"""The undeclared fast-path handles (see ttlkv._ffi.FAST_FUNCTIONS): every argument the package
-passes them has the C type of the generated prototype, and they agree with the declared
-functions whatever the argument sizes."""
+"""The undeclared fast-path handles (see ttlkv._ffi.FAST_FUNCTIONS and HELD_FUNCTIONS): every
+argument the package passes them has the C type of the generated prototype, and they agree with
+the declared functions whatever the argument sizes."""
 
 from __future__ import annotations
 
@@ -14,15 +14,35 @@ from ttlkv import _abi, _ffi, _native
 from conftest import replace_everywhere
 
 
+def _handles() -> List[Any]:
+    """``(name, handle)`` of every undeclared handle: the GIL-releasing and the GIL-holding ones."""
+    return [(name, getattr(_ffi.fast, name)) for name in _ffi.FAST_FUNCTIONS] + [
+        (name, getattr(_ffi.held, name)) for name in _ffi.HELD_FUNCTIONS
+    ]
+
+
 def test_fast_handles_are_the_declared_functions_without_argtypes() -> None:
-    for name in _ffi.FAST_FUNCTIONS:
+    assert not set(_ffi.FAST_FUNCTIONS) & set(_ffi.HELD_FUNCTIONS)
+    for name, function in _handles():
         restype, _ = _abi.FUNCTIONS[name]
-        assert restype is ctypes.c_uint32, f"{name} returns a ttlkv_status"
-        function = getattr(_ffi.fast, name)
+        if name == "ttlkv_buf_free":
+            assert restype is None, "ttlkv_buf_free returns nothing"
+        else:
+            assert restype is ctypes.c_uint32, f"{name} returns a ttlkv_status"
         assert function.restype is restype and function.argtypes is None
         assert ctypes.cast(function, ctypes.c_void_p).value == ctypes.cast(
             getattr(_ffi.lib, name), ctypes.c_void_p
         ).value
+
+
+def test_list_readers_keep_the_gil_and_the_store_calls_release_it() -> None:
+    """A PyDLL function keeps the GIL (FUNCFLAG_PYTHONAPI); a CDLL one releases it."""
+    pythonapi = ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
+    for name in _ffi.HELD_FUNCTIONS:
+        assert getattr(_ffi.held, name)._flags_ & pythonapi, name
+    for name in _ffi.FAST_FUNCTIONS:
+        assert not getattr(_ffi.fast, name)._flags_ & pythonapi, name
+    assert _ffi.bytes_at._flags_ & pythonapi and _ffi.bytes_at.argtypes is None
 
 
 def _mismatch(value: Any, argtype: Any) -> bool:
@@ -50,6 +70,38 @@ def _every_put(store: ttlkv.Store, key: Any, value: Any) -> List[Any]:
     ]
 
 
+def _every_cache_operation(store: ttlkv.Store, key: Any, value: Any) -> List[Any]:
+    """The paths of the fast cache operations and of the list readers, for one key and value."""
+    ns = store.namespace("spy", ttl=60)
+    counters = store.namespace("spy-counters", ttl=None)
+    absent = b"absent-" + (key if isinstance(key, bytes) else key.encode())
+    return [
+        lambda: ns.add(key, value),
+        lambda: ns.add(key, value, ttl=2.5),
+        lambda: store.add("spy", key, value, 30),
+        lambda: ns.touch(key),
+        lambda: ns.touch(key, ttl=None),
+        lambda: store.touch("spy", key, 1.5),
+        lambda: counters.incr(key),
+        lambda: counters.incr(key, 1 << 40, create_ttl=9.5),
+        lambda: counters.decr(key, 3),
+        lambda: store.incr("spy-counters", key, -(1 << 40)),
+        lambda: store.incr("spy-counters", absent, create_ttl=None),
+        lambda: store.delete("spy-counters", absent),
+        lambda: counters.incr(absent, create=False),
+        lambda: ns.get_many([key, b"missing", key]),
+        lambda: store.scan("spy", key[:1], None, 3),
+        lambda: list(ns.iter_prefix(b"", page_size=1)),
+        lambda: ns.keys() + store.keys("spy-counters") + store.namespaces(),
+        lambda: ns.entries(),
+        lambda: ns.get_versioned(key),
+        lambda: ns.take(key),
+        lambda: ns.take(key),
+        lambda: store.take("spy-counters", key),
+        lambda: ns.pop(key, None),
+    ]
+
+
 def test_every_fast_call_passes_the_prototypes_types(
     monkeypatch: pytest.MonkeyPatch, store: ttlkv.Store
 ) -> None:
@@ -58,8 +110,7 @@ def test_every_fast_call_passes_the_prototypes_types(
     argument against ``_abi.FUNCTIONS``: a wrong one would go out as a C int."""
     calls: Dict[str, int] = {}
     wrong: List[str] = []
-    for name in _ffi.FAST_FUNCTIONS:
-        real = getattr(_ffi.fast, name)
+    for name, real in _handles():
         argtypes = _abi.FUNCTIONS[name][1]
 
         def spy(*args: Any, _name: str = name, _real: Any = real, _types: Any = argtypes) -> Any:
@@ -89,8 +140,38 @@ def test_every_fast_call_passes_the_prototypes_types(
                 assert ns[key] == bytes(value)
                 assert ns.delete(key) and not store.delete("spy", key)
                 assert ns.get(key) is None and store.deadline("spy", key) is None
+            for operation in _every_cache_operation(store, key, value):
+                try:
+                    operation()
+                except (ttlkv.KeyTooLongError, KeyError):
+                    continue
     assert wrong == []
-    assert set(calls) == set(_ffi.FAST_FUNCTIONS), calls
+    assert set(calls) == set(_ffi.FAST_FUNCTIONS) | set(_ffi.HELD_FUNCTIONS), calls
+
+
+def test_bytes_at_gets_the_out_parameters_themselves(
+    monkeypatch: pytest.MonkeyPatch, store: ttlkv.Store
+) -> None:
+    """``bytes_at`` (PyBytes_FromStringAndSize without argtypes) is given a ``c_void_p`` and a
+    ``c_size_t`` object, never an int, on every list path."""
+    real = _ffi.bytes_at
+    seen: List[Any] = []
+
+    def spy(*args: Any) -> Any:
+        seen.append(tuple(type(a) for a in args))
+        return real(*args)
+
+    replace_everywhere(monkeypatch, real, spy)
+    ns = store.namespace("spy", ttl=60)
+    ns.put_many({b"": b"", b"a": b"1", b"b" * 300: b"2" * 5000})
+    assert ns.keys() == [b"", b"a", b"b" * 300]
+    assert ns.entries() == [(b"", b""), (b"a", b"1"), (b"b" * 300, b"2" * 5000)]
+    assert ns.scan(b"b") == [(b"b" * 300, b"2" * 5000)]
+    assert ns.get_many([b"", b"x", b"a"]) == {b"": b"", b"a": b"1"}
+    assert store.namespaces() == [b"spy"]
+    assert ns.get_versioned(b"")[0] == b"" and ns.take(b"") == b""  # type: ignore[index]
+    assert ns.take(b"b" * 300) == b"2" * 5000 and ns.take(b"a") == b"1"
+    assert seen and set(seen) == {(ctypes.c_void_p, ctypes.c_size_t)}
 
 
 @pytest.mark.parametrize("key_len", [0, 1, 32, 511, 1024, 1025, 3000])

@@ -28,7 +28,7 @@ def test_user_code_sees_the_api_types(tmp_path: Path) -> None:
         textwrap.dedent(
             """
             import datetime
-            from typing import Optional
+            from typing import Any, Dict, Iterator, List, MutableMapping, Optional, Tuple
             import ttlkv
 
             def cached(path: str) -> Optional[bytes]:
@@ -44,6 +44,16 @@ def test_user_code_sees_the_api_types(tmp_path: Path) -> None:
                     deadline: Optional[float] = ns.deadline("token")
                     keys: list[bytes] = ns.keys()
                     print(deadline, keys, store.stats()["map_size"] + 1)
+                    hits: int = ns.incr("hits") + store.incr("sessions", "hits", 2, create_ttl=None)
+                    added: bool = ns.add("token", b"other") or ns.touch("token")
+                    many: Dict[Any, Any] = ns.get_many(["token", b"hits"])
+                    versioned: Optional[Tuple[Any, int]] = ns.get_versioned("token")
+                    cas: Optional[int] = ns.put_if_version("token", b"new", None)
+                    page: List[Tuple[bytes, Any]] = ns.scan(b"t", None, 10)
+                    lazy: Iterator[Tuple[bytes, bytes]] = store.iter_prefix("sessions", b"t")
+                    bound: Tuple[Optional[int], str] = store.max_bytes()
+                    mapping: MutableMapping[Any, Any] = ns
+                    print(hits, added, many, versioned, cas, page, lazy, bound, len(mapping))
                     return value
             """
         )

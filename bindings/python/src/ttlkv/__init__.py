@@ -36,6 +36,10 @@ MAX_VALUE_LEN: int = _abi.CONSTANTS["TTLKV_MAX_VALUE_LEN"]
 MAX_BATCH_RECORDS: int = _abi.CONSTANTS["TTLKV_MAX_BATCH_RECORDS"]
 #: The most bytes of keys and values one ``put_many`` takes.
 MAX_BATCH_BYTES: int = _abi.CONSTANTS["TTLKV_MAX_BATCH_BYTES"]
+#: The most keys one ``get_many`` or ``delete_many`` takes, and the largest ``scan`` limit.
+MAX_KEYS_PER_CALL: int = _abi.CONSTANTS["TTLKV_MAX_KEYS_PER_CALL"]
+#: The smallest size bound ``set_max_bytes`` takes (64 KiB).
+MIN_MAX_BYTES: int = _abi.CONSTANTS["TTLKV_MIN_MAX_BYTES"]
 
 
 def library_version() -> str:
@@ -52,8 +56,10 @@ __all__ = [
     "ABI_VERSION",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_RECORDS",
+    "MAX_KEYS_PER_CALL",
     "MAX_NAMESPACE_LEN",
     "MAX_VALUE_LEN",
+    "MIN_MAX_BYTES",
     "JSONSerializer",
     "Namespace",
     "PickleSerializer",

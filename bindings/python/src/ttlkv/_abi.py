@@ -68,11 +68,15 @@ CONSTANTS: Dict[str, int] = {
     "TTLKV_STAT_POOLED_READERS": 9,
     "TTLKV_STAT_EVICTED": 10,
     "TTLKV_STAT_TREE_BYTES": 11,
+    "TTLKV_STAT_VERIFIED_AT_OPEN": 12,
+    "TTLKV_STAT_CORRUPTION_RESETS": 13,
     "TTLKV_INCR_CREATE": 1,
     "TTLKV_VERSION_ABSENT": 0,
     "TTLKV_EVICTION_SOONEST_DEADLINE": 0,
     "TTLKV_EVICTION_NONE": 1,
     "TTLKV_BACKUP_COMPACT": 1,
+    "TTLKV_ON_CORRUPTION_ERROR": 0,
+    "TTLKV_ON_CORRUPTION_RESET": 1,
 }
 
 
@@ -317,6 +321,13 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
             POINTER(c_uint32),  # uint32_t *eviction
         ],
     ),
+    "ttlkv_corruption_reset": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_store),  # struct ttlkv_store *s
+            POINTER(ttlkv_buf),  # struct ttlkv_buf *out
+        ],
+    ),
     "ttlkv_backup": (
         c_uint32,  # ttlkv_status
         [
@@ -383,6 +394,13 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
         [
             POINTER(ttlkv_options),  # struct ttlkv_options *o
             c_int32,  # int32_t enabled
+        ],
+    ),
+    "ttlkv_options_set_on_corruption": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_options),  # struct ttlkv_options *o
+            c_uint32,  # uint32_t mode
         ],
     ),
     "ttlkv_options_free": (

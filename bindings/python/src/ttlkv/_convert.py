@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime
 import math
-from typing import Any, Dict, Union
+import os
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from ._abi import CONSTANTS, STATUS
 from ._errors import binding_error
@@ -18,9 +19,13 @@ __all__ = [
     "checked_namespace",
     "context",
     "namespace_bytes",
+    "path_bytes",
     "seconds_to_ms",
     "to_key",
+    "to_keys",
+    "to_limit",
     "to_value",
+    "to_version",
     "ttl_to_ms",
 ]
 
@@ -37,7 +42,12 @@ TTL = Union[int, float, datetime.timedelta, None]
 
 TTL_NEVER_MS = CONSTANTS["TTLKV_TTL_NEVER"]
 _MAX_NAMESPACE_LEN = CONSTANTS["TTLKV_MAX_NAMESPACE_LEN"]
+_MAX_KEYS_PER_CALL = CONSTANTS["TTLKV_MAX_KEYS_PER_CALL"]
+_VERSION_ABSENT = CONSTANTS["TTLKV_VERSION_ABSENT"]
 _TTL_INVALID = STATUS["TTLKV_TTL_INVALID"]
+_INVALID_ARGUMENT = STATUS["TTLKV_INVALID_ARGUMENT"]
+_PATH_INVALID = STATUS["TTLKV_PATH_INVALID"]
+_U64_MAX = (1 << 64) - 1
 
 
 def to_key(key: Any) -> bytes:
@@ -65,6 +75,59 @@ def to_value(value: Any) -> bytes:
         ) from None
     with view:
         return view.tobytes()
+
+
+def to_keys(keys: Iterable[Any]) -> Tuple[List[Any], List[bytes]]:
+    """The keys of a many-keys call, as given (a list) and as bytes. A single key (``str``,
+    ``bytes``) is refused rather than taken as a sequence of one-character keys."""
+    if isinstance(keys, (str, bytes, bytearray, memoryview)):
+        raise TypeError(f"keys is an iterable of keys, not a single {type(keys).__name__}")
+    given = list(keys)
+    return given, [k if type(k) is bytes else to_key(k) for k in given]
+
+
+def to_limit(limit: Any, name: str = "limit") -> int:
+    """A page size: an int from 1 to TTLKV_MAX_KEYS_PER_CALL (checked here: ctypes would wrap
+    one past 64 bits into range)."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"{name} is an int, not {type(limit).__name__}")
+    if not 1 <= limit <= _MAX_KEYS_PER_CALL:
+        raise binding_error(
+            _INVALID_ARGUMENT, f"{name} is 1 to {_MAX_KEYS_PER_CALL} (TTLKV_MAX_KEYS_PER_CALL), got {limit}"
+        )
+    return limit
+
+
+def to_version(expected: Optional[int]) -> int:
+    """The ``expected`` of ``put_if_version``: ``None`` (no live entry) or a version."""
+    if expected is None:
+        return _VERSION_ABSENT
+    if isinstance(expected, bool) or not isinstance(expected, int):
+        raise TypeError(f"expected is a version (int) or None, not {type(expected).__name__}")
+    if expected == _VERSION_ABSENT or not 0 < expected <= _U64_MAX:
+        raise binding_error(
+            _INVALID_ARGUMENT,
+            f"expected is a version from get_versioned (1 to 2**64-1), or None for no live "
+            f"entry; got {expected}",
+        )
+    return expected
+
+
+def path_bytes(path: Any, what: str = "path") -> Tuple[str, bytes]:
+    """A file-system path (``str``, ``bytes``, ``os.PathLike``) as text for messages and as the
+    UTF-8 bytes of the C ABI's NUL-terminated path."""
+    fspath = os.fspath(path)
+    text = os.fsdecode(fspath)
+    if isinstance(fspath, str):
+        try:
+            encoded = fspath.encode("utf-8")
+        except UnicodeEncodeError:
+            raise binding_error(_PATH_INVALID, f"{what} {fspath!r} is not valid UTF-8") from None
+    else:
+        encoded = fspath
+    if b"\0" in encoded:
+        raise binding_error(_PATH_INVALID, f"{what} contains a NUL byte")
+    return text, encoded
 
 
 def namespace_bytes(name: Any) -> bytes:

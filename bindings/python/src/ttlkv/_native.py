@@ -14,29 +14,48 @@ import collections
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import _ffi
-from ._convert import TTL, TTL_NEVER_MS, ttl_to_ms
-from ._errors import make_error
+from ._abi import STATUS
+from ._convert import TTL, TTL_NEVER_MS, context, ttl_to_ms
+from ._errors import binding_error, make_error
 
 __all__ = [
+    "CREATE",
     "MISSING",
+    "NO_FLAGS",
     "Scratch",
+    "add",
+    "backup",
+    "clear",
     "close",
     "close_handle",
+    "count",
     "deadline_of",
     "delete",
+    "delete_many",
+    "delta_c",
     "flush",
     "free",
+    "get_many",
+    "get_versioned",
+    "incr",
     "list_entries",
     "list_keys",
+    "max_bytes",
     "max_key_len",
+    "namespaces",
     "open_store",
     "pool",
     "purge_expired",
+    "put_if_version",
     "read",
     "read_large",
+    "scan",
+    "set_max_bytes",
     "set_option",
     "size",
     "stats",
+    "take",
+    "touch",
     "ttl_c",
     "verify",
     "write_many",
@@ -49,13 +68,23 @@ _get_into = _lib.ttlkv_get_into
 _buf_free = _lib.ttlkv_buf_free
 _keys = _lib.ttlkv_keys
 _entries = _lib.ttlkv_entries
-_key_list_value = _lib.ttlkv_key_list_value
 _key_list_len = _lib.ttlkv_key_list_len
-_key_list_get = _lib.ttlkv_key_list_get
 _key_list_free = _lib.ttlkv_key_list_free
+_get_versioned = _lib.ttlkv_get_versioned
+_put_if_version = _lib.ttlkv_put_if_version
+_get_many = _lib.ttlkv_get_many
+_delete_many = _lib.ttlkv_delete_many
+_scan = _lib.ttlkv_scan
+# The list readers keep the GIL (see _ffi.HELD_FUNCTIONS); bytes_at copies what they point at.
+_key_list_get = _ffi.held.ttlkv_key_list_get
+_key_list_value = _ffi.held.ttlkv_key_list_value
+_fbuf_free = _ffi.held.ttlkv_buf_free
+_bytes_at = _ffi.bytes_at
+_slice_array = _ffi.slice_array
 
 _OK = _ffi.OK
 _NOT_FOUND = _ffi.NOT_FOUND
+_CONFLICT = _ffi.CONFLICT
 _BUFFER_TOO_SMALL = _ffi.BUFFER_TOO_SMALL
 _byref = _ffi.byref
 _string_at = _ffi.string_at
@@ -67,8 +96,20 @@ _uint64_t = _ffi.uint64_t
 _fget_into = _ffi.fast.ttlkv_get_into
 _fdelete = _ffi.fast.ttlkv_delete
 _fdeadline = _ffi.fast.ttlkv_deadline
+_ftouch = _ffi.fast.ttlkv_touch
+_fadd = _ffi.fast.ttlkv_add
+_fincr = _ffi.fast.ttlkv_incr
+_ftake = _ffi.fast.ttlkv_take
 _SIZES = _ffi.SIZES
 _NEVER_C = _uint64_t(TTL_NEVER_MS)
+
+#: The ``flags`` of ``ttlkv_incr``, as the ``uint32_t`` objects its fast handle takes.
+CREATE: Any = _ffi.uint32_t(_ffi.CONSTANTS["TTLKV_INCR_CREATE"])
+NO_FLAGS: Any = _ffi.uint32_t(0)
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+#: ``int64_t`` objects of the usual deltas, shared.
+_DELTAS: Dict[int, Any] = {d: _ffi.int64_t(d) for d in range(-16, 17)}
+_OVERFLOW = STATUS["TTLKV_OVERFLOW"]
 
 #: What :func:`read` returns for an absent key (``None`` could be a caller's default).
 MISSING: Any = object()
@@ -83,6 +124,23 @@ def ttl_c(ttl: TTL) -> Any:
     """A TTL as the ``uint64_t`` milliseconds ``ttlkv_put`` takes."""
     ms = ttl_to_ms(ttl)
     return _NEVER_C if ms == TTL_NEVER_MS else _uint64_t(ms)
+
+
+def delta_c(delta: Any) -> Any:
+    """An ``incr`` delta as the ``int64_t`` ``ttlkv_incr`` takes: an ``int`` (not a ``bool``)
+    in the signed 64-bit range of counters, checked here because ctypes would wrap it."""
+    if type(delta) is not int:
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"an incr delta is an int, not {type(delta).__name__}")
+        delta = int(delta)
+    shared = _DELTAS.get(delta)
+    if shared is not None:
+        return shared
+    if not _INT64_MIN <= delta <= _INT64_MAX:
+        raise binding_error(
+            _OVERFLOW, f"the delta {delta} is outside the signed 64-bit range of counters"
+        )
+    return _ffi.int64_t(delta)
 
 
 # --- scratch space ------------------------------------------------------------------------
@@ -124,8 +182,14 @@ class Scratch:
         "len_p",
         "u64",
         "u64_p",
+        "i64",
+        "i64_p",
         "addr",
         "addr_p",
+        "out",
+        "out_p",
+        "out_data",
+        "out_len",
     )
 
     def __init__(self, cap: int = _INITIAL_BUFFER) -> None:
@@ -139,8 +203,13 @@ class Scratch:
         self.len_p = _ffi.pointer(self.len)
         self.u64 = _uint64_t()
         self.u64_p = _ffi.pointer(self.u64)
+        self.i64 = _ffi.int64_t()
+        self.i64_p = _ffi.pointer(self.i64)
         self.addr = _ffi.address()
         self.addr_p = _ffi.pointer(self.addr)
+        self.out = _ffi.Buf()  # a ttlkv_buf the library fills (take, get_versioned)
+        self.out_p = _ffi.pointer(self.out)
+        self.out_data, self.out_len = _ffi.buf_fields(self.out)  # its fields, for bytes_at
 
 
 # deque.pop and deque.append are atomic under the GIL: a call takes a scratch for itself
@@ -148,7 +217,7 @@ class Scratch:
 pool: "collections.deque[Scratch]" = collections.deque()
 
 
-def _take() -> Scratch:
+def _scratch() -> Scratch:
     try:
         return pool.pop()
     except IndexError:
@@ -209,7 +278,7 @@ def read(h: Any, ns: bytes, k: bytes, ctx: str) -> Any:
 
 def deadline_of(h: Any, ns: bytes, k: bytes, ctx: str) -> Optional[int]:
     """The deadline of ``k`` in milliseconds, or ``None`` when it is absent."""
-    s = _take()
+    s = _scratch()
     rc = _fdeadline(h, ns, size(len(ns)), k, size(len(k)), s.u64_p)
     ms = s.u64.value
     pool.append(s)
@@ -220,57 +289,126 @@ def deadline_of(h: Any, ns: bytes, k: bytes, ctx: str) -> Optional[int]:
     raise make_error(rc, ctx)
 
 
-def list_keys(h: Any, ns: bytes, ctx: str) -> List[bytes]:
+def _items(handle: Any, ctx: str) -> List[bytes]:
+    """Every key of a list."""
+    s = _scratch()
+    try:
+        addr, length, addr_p, len_p = s.addr, s.len, s.addr_p, s.len_p
+        items: List[bytes] = []
+        append = items.append
+        for i in range(_key_list_len(handle)):
+            rc = _key_list_get(handle, _SIZES[i] if i <= 1024 else _size_t(i), addr_p, len_p)
+            if rc != _OK:
+                raise make_error(rc, ctx)
+            append(_bytes_at(addr, length))
+        return items
+    finally:
+        pool.append(s)
+
+
+def _pairs(handle: Any, ctx: str) -> List[Tuple[bytes, bytes]]:
+    """Every ``(key, value)`` of a list."""
+    s = _scratch()
+    try:
+        addr, length, addr_p, len_p = s.addr, s.len, s.addr_p, s.len_p
+        pairs: List[Tuple[bytes, bytes]] = []
+        append = pairs.append
+        for i in range(_key_list_len(handle)):
+            index = _SIZES[i] if i <= 1024 else _size_t(i)
+            rc = _key_list_get(handle, index, addr_p, len_p)
+            if rc != _OK:
+                raise make_error(rc, ctx)
+            key = _bytes_at(addr, length)
+            rc = _key_list_value(handle, index, addr_p, len_p)
+            if rc != _OK:
+                raise make_error(rc, ctx)
+            append((key, _bytes_at(addr, length)))
+        return pairs
+    finally:
+        pool.append(s)
+
+
+def _list(function: Any, args: Tuple[Any, ...], read: Any, ctx: str) -> Any:
+    """Calls a function that makes a list (its last argument), reads it, frees it."""
     handle = _ffi.KeyListPtr()
-    rc = _keys(h, ns, len(ns), _byref(handle))
+    rc = function(*args, _byref(handle))
     if rc != _OK:
         raise make_error(rc, ctx)
     try:
-        s = _take()
-        count = _key_list_len(handle)
-        keys: List[bytes] = []
-        append = keys.append
-        addr, length, addr_p, len_p = s.addr, s.len, s.addr_p, s.len_p
-        for i in range(count):
-            rc = _key_list_get(handle, i, addr_p, len_p)
-            if rc != _OK:
-                raise make_error(rc, ctx)
-            n = length.value
-            append(_string_at(addr.value or 0, n) if n else b"")
-        pool.append(s)
-        return keys
+        return read(handle, ctx)
     finally:
         _key_list_free(handle)
+
+
+def list_keys(h: Any, ns: bytes, ctx: str) -> List[bytes]:
+    result: List[bytes] = _list(_keys, (h, ns, len(ns)), _items, ctx)
+    return result
 
 
 def list_entries(h: Any, ns: bytes, ctx: str) -> List[Tuple[bytes, bytes]]:
+    result: List[Tuple[bytes, bytes]] = _list(_entries, (h, ns, len(ns)), _pairs, ctx)
+    return result
+
+
+def namespaces(h: Any) -> List[bytes]:
+    result: List[bytes] = _list(_lib.ttlkv_namespaces, (h,), _items, "namespaces")
+    return result
+
+
+def scan(
+    h: Any, ns: bytes, prefix: bytes, after: Optional[bytes], limit: int, op: str
+) -> List[Tuple[bytes, bytes]]:
+    """One page of ``ttlkv_scan``; ``after`` ``None`` is "no cursor" (a NULL pointer) and
+    ``b""`` the empty key (a pointer to no bytes)."""
+    args = (h, ns, len(ns), prefix, len(prefix), after, 0 if after is None else len(after), limit)
+    result: List[Tuple[bytes, bytes]] = _list(_scan, args, _pairs, context(op, ns))
+    return result
+
+
+def get_many(h: Any, ns: bytes, keys: Sequence[bytes], names: Sequence[Any], op: str) -> Dict[Any, bytes]:
+    """``{names[i]: value}`` for every ``keys[i]`` with a live entry, from one snapshot."""
+    array, keep = _slice_array(keys)
     handle = _ffi.KeyListPtr()
-    rc = _entries(h, ns, len(ns), _byref(handle))
+    rc = _get_many(h, ns, len(ns), array, len(keys), _byref(handle))
+    del keep  # the library copied the keys
     if rc != _OK:
-        raise make_error(rc, ctx)
+        raise make_error(rc, context(op, ns))
+    s = _scratch()
     try:
-        s = _take()
-        entries: List[Tuple[bytes, bytes]] = []
         addr, length, addr_p, len_p = s.addr, s.len, s.addr_p, s.len_p
-        for i in range(_key_list_len(handle)):
-            rc = _key_list_get(handle, i, addr_p, len_p)
-            if rc != _OK:
-                raise make_error(rc, ctx)
-            n = length.value
-            key = _string_at(addr.value or 0, n) if n else b""
-            rc = _key_list_value(handle, i, addr_p, len_p)
-            if rc != _OK:
-                raise make_error(rc, ctx)
-            n = length.value
-            entries.append((key, _string_at(addr.value or 0, n) if n else b""))
-        pool.append(s)
-        return entries
+        found: Dict[Any, bytes] = {}
+        i = 0
+        for name in names:
+            rc = _key_list_value(handle, _SIZES[i] if i <= 1024 else _size_t(i), addr_p, len_p)
+            if rc == _OK:
+                found[name] = _bytes_at(addr, length)
+            elif rc != _NOT_FOUND:
+                raise make_error(rc, context(op, ns))
+            i += 1
+        return found
     finally:
+        pool.append(s)
         _key_list_free(handle)
 
 
+def get_versioned(h: Any, ns: bytes, k: bytes, op: str) -> Optional[Tuple[bytes, int]]:
+    """``(value, version)`` of ``k``, or ``None`` when it has no live entry."""
+    s = _scratch()
+    rc = _get_versioned(h, ns, len(ns), k, len(k), s.out_p, s.u64_p)
+    if rc != _OK:
+        pool.append(s)
+        if rc == _NOT_FOUND:
+            return None
+        raise make_error(rc, context(op, ns))
+    version = s.u64.value
+    value = _bytes_at(s.out_data, s.out_len)  # data is never NULL on TTLKV_OK
+    _fbuf_free(s.out_p)
+    pool.append(s)
+    return value, version
+
+
 def max_key_len(h: Any, ns: bytes, ctx: str) -> int:
-    s = _take()
+    s = _scratch()
     rc = _lib.ttlkv_max_key_len(h, ns, len(ns), s.len_p)
     n = s.len.value
     pool.append(s)
@@ -290,6 +428,107 @@ def delete(h: Any, ns: bytes, k: bytes, ctx: str) -> bool:
     if rc == _NOT_FOUND:
         return False
     raise make_error(rc, ctx)
+
+
+# The helpers of the cache operations take the operation's name (``op``) and make the error's
+# context from it only when there is an error: formatting it costs ~1k instructions a call.
+
+
+def touch(h: Any, ns: bytes, nsl: Any, k: bytes, ttl: Any, op: str) -> bool:
+    """Gives ``k`` the deadline now + ``ttl`` (a ``uint64_t``); ``True`` if it had a live entry."""
+    rc = _ftouch(h, ns, nsl, k, size(len(k)), ttl)
+    if rc == _OK:
+        return True
+    if rc == _NOT_FOUND:
+        return False
+    raise make_error(rc, context(op, ns))
+
+
+def add(h: Any, ns: bytes, nsl: Any, k: bytes, v: bytes, ttl: Any, op: str) -> bool:
+    """Writes ``k`` only if it has no live entry; ``True`` if it was written."""
+    rc = _fadd(h, ns, nsl, k, size(len(k)), v, size(len(v)), ttl)
+    if rc == _OK:
+        return True
+    if rc == _CONFLICT:
+        return False
+    raise make_error(rc, context(op, ns))
+
+
+def incr(h: Any, ns: bytes, nsl: Any, k: bytes, delta: Any, flags: Any, ttl: Any, op: str) -> Optional[int]:
+    """The counter's new value, or ``None`` when it is missing and ``flags`` is not
+    :data:`CREATE`. ``delta`` from :func:`delta_c`, ``ttl`` from :func:`ttl_c`."""
+    s = _scratch()
+    rc = _fincr(h, ns, nsl, k, size(len(k)), delta, flags, ttl, s.i64_p)
+    value = s.i64.value
+    pool.append(s)
+    if rc == _OK:
+        return value
+    if rc == _NOT_FOUND:
+        return None
+    raise make_error(rc, context(op, ns))
+
+
+def take(h: Any, ns: bytes, nsl: Any, k: bytes, op: str) -> Any:
+    """Removes ``k`` and returns its value, or :data:`MISSING` when it had no live entry."""
+    s = _scratch()
+    rc = _ftake(h, ns, nsl, k, size(len(k)), s.out_p)
+    if rc != _OK:
+        pool.append(s)
+        if rc == _NOT_FOUND:
+            return MISSING
+        raise make_error(rc, context(op, ns))
+    value = _bytes_at(s.out_data, s.out_len)  # data is never NULL on TTLKV_OK
+    _fbuf_free(s.out_p)
+    pool.append(s)
+    return value
+
+
+def put_if_version(
+    h: Any, ns: bytes, k: bytes, v: bytes, ms: int, expected: int, op: str
+) -> Optional[int]:
+    """Compare-and-set: the new version, or ``None`` on a conflict."""
+    s = _scratch()
+    rc = _put_if_version(h, ns, len(ns), k, len(k), v, len(v), ms, expected, s.u64_p)
+    version = s.u64.value
+    pool.append(s)
+    if rc == _OK:
+        return version
+    if rc == _CONFLICT:
+        return None
+    raise make_error(rc, context(op, ns))
+
+
+def delete_many(h: Any, ns: bytes, keys: Sequence[bytes], op: str) -> int:
+    """Removes ``keys`` in one transaction; how many live entries went."""
+    array, keep = _slice_array(keys)
+    s = _scratch()
+    rc = _delete_many(h, ns, len(ns), array, len(keys), s.u64_p)
+    del keep
+    removed = s.u64.value
+    pool.append(s)
+    if rc != _OK:
+        raise make_error(rc, context(op, ns))
+    return removed
+
+
+def _counted(function: Any, h: Any, ns: bytes, op: str) -> int:
+    s = _scratch()
+    rc = function(h, ns, len(ns), s.u64_p)
+    n = s.u64.value
+    pool.append(s)
+    if rc != _OK:
+        raise make_error(rc, context(op, ns))
+    return n
+
+
+def clear(h: Any, ns: bytes, op: str) -> int:
+    """Removes every entry of ``ns``; how many live entries went."""
+    return _counted(_lib.ttlkv_clear, h, ns, op)
+
+
+def count(h: Any, ns: bytes, op: str) -> int:
+    """The number of live entries of ``ns``."""
+    return _counted(_lib.ttlkv_count, h, ns, op)
 
 
 def write_many(h: Any, batch: Sequence[Tuple[bytes, bytes, bytes, int]], ctx: str) -> None:
@@ -315,7 +554,7 @@ def flush(h: Any) -> None:
 
 
 def purge_expired(h: Any) -> int:
-    s = _take()
+    s = _scratch()
     rc = _lib.ttlkv_purge_expired(h, s.u64_p)
     n = s.u64.value
     pool.append(s)
@@ -326,7 +565,7 @@ def purge_expired(h: Any) -> int:
 
 def stats(h: Any) -> Dict[str, int]:
     """Every counter the library has (``_ffi.STATS``, from ``ttlkv_stat_name``), by name."""
-    s = _take()
+    s = _scratch()
     try:
         counters = {}
         for name, which in _ffi.STATS:
@@ -339,8 +578,29 @@ def stats(h: Any) -> Dict[str, int]:
         pool.append(s)
 
 
+def set_max_bytes(h: Any, max_bytes: int, eviction: int) -> None:
+    rc = _lib.ttlkv_set_max_bytes(h, max_bytes, eviction)
+    if rc != _OK:
+        raise make_error(rc, "set_max_bytes")
+
+
+def max_bytes(h: Any) -> Tuple[int, int]:
+    """``(max_bytes, eviction)`` as the C ABI gives them (0: no bound)."""
+    bound, eviction = _uint64_t(), _ffi.uint32_t()
+    rc = _lib.ttlkv_max_bytes(h, _byref(bound), _byref(eviction))
+    if rc != _OK:
+        raise make_error(rc, "max_bytes")
+    return bound.value, eviction.value
+
+
+def backup(h: Any, dest: bytes, flags: int, ctx: str) -> None:
+    rc = _lib.ttlkv_backup(h, dest, flags)
+    if rc != _OK:
+        raise make_error(rc, ctx)
+
+
 def verify(h: Any) -> List[str]:
-    s = _take()
+    s = _scratch()
     rc = _lib.ttlkv_verify(h, s.u64_p)
     problems = s.u64.value
     pool.append(s)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from typing import Any, Protocol
 
 __all__ = ["JSONSerializer", "PickleSerializer", "Serializer"]
+
+#: A counter of ``incr`` as stored: ASCII decimal, an optional ``-`` (the library's format).
+_COUNTER = re.compile(rb"-?[0-9]{1,20}")
 
 
 class Serializer(Protocol):
@@ -40,8 +44,15 @@ class PickleSerializer:
         return pickle.dumps(obj, protocol=self.protocol)
 
     def loads(self, data: bytes) -> Any:
-        """``pickle.loads(data)`` — see the class warning."""
-        return pickle.loads(data)
+        """``pickle.loads(data)`` — see the class warning. A counter written by ``incr``
+        (ASCII decimal, ``b"42"``) loads as its ``int``: no pickle has that form (every pickle
+        ends with the STOP opcode ``.``), so nothing else changes meaning."""
+        try:
+            return pickle.loads(data)
+        except Exception:
+            if _COUNTER.fullmatch(data):
+                return int(data)
+            raise
 
     def __repr__(self) -> str:
         return f"PickleSerializer(protocol={self.protocol})"

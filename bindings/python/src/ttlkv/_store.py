@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _ffi, _lifetime, _native
-from ._abi import STATUS
-from ._convert import TTL, BytesLike, Key, context, namespace_bytes, seconds_to_ms, ttl_to_ms
+from ._abi import CONSTANTS, STATUS
+from ._convert import TTL, BytesLike, Key, context, namespace_bytes, path_bytes, seconds_to_ms, ttl_to_ms
 from ._convert import to_key as _key
+from ._convert import to_keys as _keys
+from ._convert import to_limit as _limit
 from ._convert import to_value as _value
+from ._convert import to_version as _version
 from ._errors import binding_error
 from ._errors import make_error as _make_error
 from ._namespace import Namespace
@@ -31,6 +34,26 @@ _read = _native.read
 _DEADLINE_NEVER_MS = _ffi.DEADLINE_NEVER_MS
 _DURABILITY = {"sync": _ffi.DURABILITY_SYNC, "periodic": _ffi.DURABILITY_PERIODIC}
 _U64_MAX = (1 << 64) - 1
+_NEVER_C = _ttl_c(None)  # the create TTL of an incr that creates nothing (ignored by the library)
+#: The eviction policies of the size bound, by the names Python uses: the header's
+#: TTLKV_EVICTION_<NAME> in lower case ("soonest_deadline", "none").
+_EVICTION = {
+    name[len("TTLKV_EVICTION_"):].lower(): value
+    for name, value in CONSTANTS.items()
+    if name.startswith("TTLKV_EVICTION_")
+}
+_EVICTION_NAMES = {value: name for name, value in _EVICTION.items()}
+_BACKUP_COMPACT = CONSTANTS["TTLKV_BACKUP_COMPACT"]
+
+
+class _Omitted:
+    """The default of ``Store.incr(create_ttl=...)``: no TTL given, so no counter is created."""
+
+    def __repr__(self) -> str:
+        return "<not given: a missing counter raises KeyError>"
+
+
+_OMITTED: Any = _Omitted()
 
 
 class Store:
@@ -86,19 +109,8 @@ class Store:
         allow_shared_dir: bool = False,
     ) -> None:
         self._closed = True
-        fspath = os.fspath(path)
-        self.path: str = os.fsdecode(fspath)
-        if isinstance(fspath, str):
-            try:
-                encoded = fspath.encode("utf-8")
-            except UnicodeEncodeError:
-                raise binding_error(
-                    STATUS["TTLKV_PATH_INVALID"], f"path {fspath!r} is not valid UTF-8"
-                ) from None
-        else:
-            encoded = fspath
-        if b"\0" in encoded:
-            raise binding_error(STATUS["TTLKV_PATH_INVALID"], "path contains a NUL byte")
+        self.path: str
+        self.path, encoded = path_bytes(path)
         options = _options(
             durability, sync_interval, map_size, max_map_size, max_readers, write_map, allow_shared_dir
         )
@@ -218,6 +230,189 @@ class Store:
         ns = namespace_bytes(namespace)
         return _native.max_key_len(self._h, ns, context("max_key_len", ns))
 
+    # -- cache operations (README "Cache operations"; each one call, atomic) -------------------
+
+    def touch(self, namespace: Key, key: Key, ttl: TTL) -> bool:
+        """Gives the live entry ``key`` the deadline now + ``ttl`` (``None``: never), keeping its
+        value and version. ``True`` if there was a live entry; an expired one is not brought
+        back."""
+        ns = namespace_bytes(namespace)
+        k = key if type(key) is bytes else _key(key)
+        return _native.touch(self._h, ns, _size(len(ns)), k, _ttl_c(ttl), "touch")
+
+    def add(self, namespace: Key, key: Key, value: BytesLike, ttl: TTL) -> bool:
+        """Writes ``key`` only if it has no live entry (an expired one counts as absent), atomically
+        across threads and processes. ``True`` if it was written."""
+        ns = namespace_bytes(namespace)
+        k = key if type(key) is bytes else _key(key)
+        v = value if type(value) is bytes else _value(value)
+        return _native.add(self._h, ns, _size(len(ns)), k, v, _ttl_c(ttl), "add")
+
+    def incr(self, namespace: Key, key: Key, delta: int = 1, *, create_ttl: TTL = _OMITTED) -> int:
+        """Adds ``delta`` to the counter ``key`` atomically and returns the new value.
+
+        Counters are ASCII decimal signed 64-bit integers in the store (``b"42"``), readable
+        from every language; an existing counter keeps its deadline. A missing counter is
+        created with the value ``delta`` and the TTL ``create_ttl`` (``None``: never expires)
+        when ``create_ttl`` is given; without it a missing counter raises :class:`KeyError`
+        (a store has no default TTL to create it with; see :meth:`Namespace.incr`).
+
+        Raises:
+            KeyError: the counter is missing and no ``create_ttl`` was given.
+            NotACounterError: the value is not such an integer; nothing is written.
+            CounterOverflowError: the sum (or ``delta`` itself) leaves the signed 64-bit range;
+                the counter is unchanged.
+        """
+        ns = namespace_bytes(namespace)
+        k = key if type(key) is bytes else _key(key)
+        delta_c = _native.delta_c(delta)
+        if create_ttl is _OMITTED:
+            flags, ttl_c = _native.NO_FLAGS, _NEVER_C
+        else:
+            flags, ttl_c = _native.CREATE, _ttl_c(create_ttl)
+        value = _native.incr(self._h, ns, _size(len(ns)), k, delta_c, flags, ttl_c, "incr")
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def decr(self, namespace: Key, key: Key, delta: int = 1, *, create_ttl: TTL = _OMITTED) -> int:
+        """:meth:`incr` by ``-delta`` (a missing counter is created with ``-delta``)."""
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"a decr delta is an int, not {type(delta).__name__}")
+        return self.incr(namespace, key, -delta, create_ttl=create_ttl)
+
+    def take(self, namespace: Key, key: Key, default: Any = None) -> Any:
+        """Removes the live entry ``key`` and returns its value (``bytes``), atomically: of two
+        callers taking one key, one gets it. ``default`` if there was none."""
+        ns = namespace_bytes(namespace)
+        k = key if type(key) is bytes else _key(key)
+        value = _native.take(self._h, ns, _size(len(ns)), k, "take")
+        return default if value is _MISSING else value
+
+    def get_versioned(self, namespace: Key, key: Key) -> Optional[Tuple[bytes, int]]:
+        """``(value, version)`` of ``key``, or ``None`` if it is absent or expired. The version
+        (an int, never 0) changes with every write of the value (put, add, incr,
+        put_if_version; not touch) and never repeats for a key: pass it to
+        :meth:`put_if_version`."""
+        ns = namespace_bytes(namespace)
+        k = key if type(key) is bytes else _key(key)
+        return _native.get_versioned(self._h, ns, k, "get_versioned")
+
+    def put_if_version(
+        self, namespace: Key, key: Key, value: BytesLike, expected: Optional[int], ttl: TTL
+    ) -> Optional[int]:
+        """Compare-and-set: writes ``key`` (value and deadline, like :meth:`put`) only if its
+        live entry has the version ``expected`` (from :meth:`get_versioned`), or, with
+        ``expected=None``, only if it has no live entry. Returns the new version, or ``None``
+        on a conflict (nothing written) — a result, not an exception. (C and Rust take
+        ``ttl`` before ``expected``; here ``ttl`` comes last, as in every Python write.)"""
+        ns = namespace_bytes(namespace)
+        k = key if type(key) is bytes else _key(key)
+        v = value if type(value) is bytes else _value(value)
+        version = _version(expected)
+        ms = ttl_to_ms(ttl)
+        return _native.put_if_version(self._h, ns, k, v, ms, version, "put_if_version")
+
+    def get_many(self, namespace: Key, keys: Iterable[Key]) -> Dict[Any, bytes]:
+        """The values of ``keys`` from one read snapshot, as a dict ``{key: value}`` keyed by the
+        keys as given (``str`` stays ``str``); absent and expired keys are left out (Django's
+        ``get_many``). At most ``MAX_KEYS_PER_CALL`` keys (else :class:`BatchTooLargeError`)."""
+        ns = namespace_bytes(namespace)
+        given, encoded = _keys(keys)
+        return _native.get_many(self._h, ns, encoded, given, "get_many")
+
+    def delete_many(self, namespace: Key, keys: Iterable[Key]) -> int:
+        """Removes ``keys`` in one transaction; returns how many live entries went. At most
+        ``MAX_KEYS_PER_CALL`` keys."""
+        ns = namespace_bytes(namespace)
+        _, encoded = _keys(keys)
+        return _native.delete_many(self._h, ns, encoded, "delete_many")
+
+    def clear(self, namespace: Key) -> int:
+        """Removes every entry of ``namespace``, in transactions of at most 10,000 entries
+        (other readers and writers go on between them); returns how many live entries went."""
+        ns = namespace_bytes(namespace)
+        return _native.clear(self._h, ns, "clear")
+
+    def count(self, namespace: Key) -> int:
+        """The number of live entries of ``namespace``, from one snapshot (it reads every
+        entry of the namespace)."""
+        ns = namespace_bytes(namespace)
+        return _native.count(self._h, ns, "count")
+
+    def namespaces(self) -> List[bytes]:
+        """Every namespace with a live entry, in byte order, from one snapshot."""
+        return _native.namespaces(self._h)
+
+    def scan(
+        self, namespace: Key, prefix: Key = b"", after: Optional[Key] = None, limit: int = 1000
+    ) -> List[Tuple[bytes, bytes]]:
+        """One page: at most ``limit`` live ``(key, value)`` of ``namespace`` whose keys start with
+        ``prefix``, in key order, strictly after the key ``after`` (``None`` for the first page;
+        then the last key of the previous page — ``b""`` is the empty key, not "no cursor"),
+        from one snapshot. A page shorter than ``limit`` is the last. ``limit`` is 1 to
+        ``MAX_KEYS_PER_CALL``. :meth:`iter_prefix` pages for you."""
+        ns = namespace_bytes(namespace)
+        p = prefix if type(prefix) is bytes else _key(prefix)
+        a = None if after is None else after if type(after) is bytes else _key(after)
+        return _native.scan(self._h, ns, p, a, _limit(limit), "scan")
+
+    def iter_prefix(
+        self, namespace: Key, prefix: Key = b"", *, page_size: int = 1000
+    ) -> Iterator[Tuple[bytes, bytes]]:
+        """Every live ``(key, value)`` of ``namespace`` whose key starts with ``prefix``, in key
+        order, read lazily with :meth:`scan` one page of ``page_size`` at a time. Each page is
+        one snapshot, the whole iteration is not: an entry written or removed meanwhile may or
+        may not be seen, but no key comes twice and the order holds (each page starts strictly
+        after the last key of the one before). Arguments are checked at the call."""
+        ns = namespace_bytes(namespace)
+        p = prefix if type(prefix) is bytes else _key(prefix)
+        return _paging(self, ns, p, _limit(page_size, "page_size"))
+
+    def set_max_bytes(self, max_bytes: Optional[int], eviction: str = "soonest_deadline") -> None:
+        """Bounds the bytes of the store's B-tree (``stats()["tree_bytes"]``) at ``max_bytes``
+        (at least 64 KiB, ``MIN_MAX_BYTES``; ``None``: no bound), for every process: the bound
+        is kept in the store. ``eviction="soonest_deadline"`` (default): a write that would
+        pass the bound first evicts entries, soonest deadline first (expired ones first of all,
+        never-expiring ones last, never one the write itself makes). ``eviction="none"``: such
+        a write raises :class:`FullError` and writes nothing."""
+        if max_bytes is None:
+            bound = 0
+        elif isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+            raise TypeError(f"max_bytes is an int or None, not {type(max_bytes).__name__}")
+        elif not 0 < max_bytes <= _U64_MAX:
+            raise binding_error(
+                STATUS["TTLKV_INVALID_ARGUMENT"],
+                f"max_bytes is at least {CONSTANTS['TTLKV_MIN_MAX_BYTES']} bytes, or None for no "
+                f"bound; got {max_bytes}",
+            )
+        else:
+            bound = max_bytes
+        policy = _EVICTION.get(eviction) if isinstance(eviction, str) else None
+        if policy is None:
+            names = " or ".join(repr(name) for name in _EVICTION)
+            raise binding_error(STATUS["TTLKV_INVALID_ARGUMENT"], f"eviction is {names}, not {eviction!r}")
+        _native.set_max_bytes(self._h, bound, policy)
+
+    def max_bytes(self) -> Tuple[Optional[int], str]:
+        """The store's size bound and its eviction policy: ``(bytes or None, "soonest_deadline"
+        or "none")``."""
+        bound, eviction = _native.max_bytes(self._h)
+        return (bound or None), _EVICTION_NAMES.get(eviction, f"unknown ({eviction})")
+
+    def backup(self, dest: Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"], compact: bool = False) -> None:
+        """Copies the store into the directory ``dest`` (created, mode 0700, when absent; else it
+        must be empty) from one read snapshot while readers and writers go on, with every
+        entry, deadline and the size bound: the copy opens as a :class:`Store`. With
+        ``compact=True`` free pages are left out, so the copy is as large as the data — the way
+        to shrink a store's file (open the copy in place of the original once every process
+        closed it)."""
+        if not isinstance(compact, bool):
+            raise TypeError("compact is a bool")
+        text, encoded = path_bytes(dest, "backup path")
+        flags = _BACKUP_COMPACT if compact else 0
+        _native.backup(self._h, encoded, flags, f"backup to {text!r}")
+
     # -- maintenance -------------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -242,6 +437,18 @@ class Store:
         """Checks that the entries and the deadline index agree, in one snapshot. Returns the
         problems found (the first ones, one text each; empty when the store is consistent)."""
         return _native.verify(self._h)
+
+
+def _paging(store: Store, ns: bytes, prefix: bytes, page_size: int) -> Iterator[Tuple[bytes, bytes]]:
+    """The pages of ``scan``, one after the other (see :meth:`Store.iter_prefix`). It holds the
+    store, not only its handle: a store that is garbage frees its handle."""
+    after: Optional[bytes] = None
+    while True:
+        page = _native.scan(store._h, ns, prefix, after, page_size, "scan")
+        yield from page
+        if len(page) < page_size:
+            return
+        after = page[-1][0]
 
 
 def _options(
