@@ -65,7 +65,8 @@ IO.puts("keys under \"elixir:\": #{inspect(Enum.map(page, &elem(&1, 0)))}")
 :ok = TTLKV.close(store)
 {:error, :closed} = TTLKV.get(store, "demo", "elixir")
 
-# Pow: the cache store backend. In an app: children = [{TTLKV.PowCache, path: dir}] and
+# Pow: the cache store backend. In an app: children = [{TTLKV.PowCache, path: dir}] (or a
+# bare TTLKV.PowCache, in TTLKV.PowCache.<node> in the working directory) and
 # `cache_store_backend: TTLKV.PowCache` in the Pow config.
 {:ok, _pid} = TTLKV.PowCache.start_link(path: dir)
 config = [namespace: "credentials", ttl: :timer.minutes(30)]
@@ -73,6 +74,8 @@ user = %{id: 1, email: "user@example.com"}
 :ok = TTLKV.PowCache.put(config, [{"session-token-1", {user, []}}, {[user.id, "session-token-1"], true}])
 {^user, []} = TTLKV.PowCache.get(config, "session-token-1")
 IO.puts("\nPowCache all(config, [1, :_]): #{inspect(TTLKV.PowCache.all(config, [1, :_]))}")
+# As in Pow, :_ is one segment: the two-segment key [1, "session-token-1"] is not in it.
+[{"session-token-1", {^user, []}}] = TTLKV.PowCache.all(config, :_)
 :ok = TTLKV.PowCache.delete(config, "session-token-1")
 :not_found = TTLKV.PowCache.get(config, "session-token-1")
 IO.puts("PowCache: put, get, all and delete ok")

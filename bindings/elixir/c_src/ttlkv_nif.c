@@ -10,8 +10,9 @@
  *    (touch ... backup) are all dirty: they write, read many entries, or copy values of any
  *    size inside the library call (get_versioned, get_many have no get_into to bound it);
  *  - every constant of the C ABI (TTLKV_INCR_CREATE, TTLKV_VERSION_ABSENT,
- *    TTLKV_EVICTION_*, TTLKV_BACKUP_COMPACT, TTLKV_MAX_KEYS_PER_CALL) is used here, from the
- *    header; Elixir sees atoms (absent, soonest_deadline, none, ...), never their numbers;
+ *    TTLKV_EVICTION_*, TTLKV_BACKUP_COMPACT, TTLKV_MAX_KEYS_PER_CALL, TTLKV_ON_CORRUPTION_*)
+ *    is used here, from the header; Elixir sees atoms (absent, soonest_deadline, none, reset,
+ *    ...), never their numbers;
  *  - binaries go in without a copy (enif_inspect_binary; iolists are flattened once);
  *    values come out through ttlkv_get_into, straight into a BEAM binary;
  *  - atoms are made once, in load, the statuses' and counters' from the library's own names;
@@ -62,6 +63,7 @@ static ERL_NIF_TERM ATOM_ABSENT;
 static ERL_NIF_TERM ATOM_SOONEST_DEADLINE;
 static ERL_NIF_TERM ATOM_NONE;
 static ERL_NIF_TERM ATOM_UNKNOWN_EVICTION;
+static ERL_NIF_TERM ATOM_RESET;
 
 /* The non-NULL pointer of an empty `after` cursor for ttlkv_scan (NULL means "no cursor"). */
 static const uint8_t EMPTY_KEY[1] = {0};
@@ -182,6 +184,15 @@ make_binary_copy(ErlNifEnv *env, const uint8_t *data, size_t len)
     return term;
 }
 
+/* The value of a ttlkv_buf as a BEAM binary; the buffer is released. */
+static ERL_NIF_TERM
+buf_to_binary(ErlNifEnv *env, ttlkv_buf *buf)
+{
+    ERL_NIF_TERM bin = make_binary_copy(env, buf->data, buf->len);
+    ttlkv_buf_free(buf);
+    return bin;
+}
+
 /* --- functions that do not touch LMDB: normal schedulers ------------------------------ */
 
 static ERL_NIF_TERM
@@ -265,18 +276,23 @@ nif_live_stores(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 /* --- functions that open transactions or do I/O: dirty I/O schedulers ----------------- */
 
 /* open(Path :: binary,
- *      {Durability, SyncIntervalMs, MapSize, MaxMapSize, MaxReaders, WriteMap, AllowSharedDir}),
- * each nil (the library's default) or a non-negative integer (WriteMap and AllowSharedDir:
- * non-zero turns the option on). */
-#define N_OPEN_OPTS 7
+ *      {Durability, SyncIntervalMs, MapSize, MaxMapSize, MaxReaders, WriteMap, AllowSharedDir,
+ *       OnCorruption}),
+ * the first seven each nil (the library's default) or a non-negative integer (WriteMap and
+ * AllowSharedDir: non-zero turns the option on); OnCorruption nil, error or reset
+ * (TTLKV_ON_CORRUPTION_ERROR / TTLKV_ON_CORRUPTION_RESET). */
+#define N_NUMERIC_OPEN_OPTS 7
+#define N_OPEN_OPTS (N_NUMERIC_OPEN_OPTS + 1)
 static ERL_NIF_TERM
 nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     ErlNifBinary path;
     const ERL_NIF_TERM *opt;
     int arity;
-    int present[N_OPEN_OPTS];
-    uint64_t val[N_OPEN_OPTS];
+    int present[N_NUMERIC_OPEN_OPTS];
+    uint64_t val[N_NUMERIC_OPEN_OPTS];
+    int on_corruption_set = 0;
+    uint32_t on_corruption = TTLKV_ON_CORRUPTION_ERROR;
     char *cpath;
     ttlkv_options *o;
     ttlkv_store *store = NULL;
@@ -289,12 +305,21 @@ nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     if (!enif_get_tuple(env, argv[1], &arity, &opt) || arity != N_OPEN_OPTS) {
         return enif_make_badarg(env);
     }
-    for (int i = 0; i < N_OPEN_OPTS; i++) {
+    for (int i = 0; i < N_NUMERIC_OPEN_OPTS; i++) {
         if (!get_opt_u64(env, opt[i], &present[i], &val[i])) {
             return enif_make_badarg(env);
         }
     }
     if (present[4] && val[4] > UINT32_MAX) {
+        return enif_make_badarg(env);
+    }
+    if (enif_is_identical(opt[7], ATOM_ERROR)) {
+        on_corruption_set = 1;
+        on_corruption = TTLKV_ON_CORRUPTION_ERROR;
+    } else if (enif_is_identical(opt[7], ATOM_RESET)) {
+        on_corruption_set = 1;
+        on_corruption = TTLKV_ON_CORRUPTION_RESET;
+    } else if (!enif_is_identical(opt[7], ATOM_NIL)) {
         return enif_make_badarg(env);
     }
 
@@ -331,6 +356,9 @@ nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     if (present[6] && st == TTLKV_OK) {
         st = ttlkv_options_set_allow_shared_dir(o, val[6] != 0);
     }
+    if (on_corruption_set && st == TTLKV_OK) {
+        st = ttlkv_options_set_on_corruption(o, on_corruption);
+    }
     if (st == TTLKV_OK) {
         st = ttlkv_open(cpath, o, &store);
     }
@@ -350,6 +378,28 @@ nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     ERL_NIF_TERM term = enif_make_resource(env, res);
     enif_release_resource(res); /* the term now owns it */
     return enif_make_tuple2(env, ATOM_OK, term);
+}
+
+/* corruption_reset(Store) -> {ok, AsidePath} | not_found | {error, _}: where the damaged store
+ * went when an open with TTLKV_ON_CORRUPTION_RESET replaced it. No transaction and no I/O (a
+ * field the open set), so a normal scheduler, as max_key_len. */
+static ERL_NIF_TERM
+nif_corruption_reset(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ttlkv_buf buf = {NULL, 0};
+    (void)argc;
+    if (!get_store(env, argv[0], &s)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_corruption_reset(s->store, &buf);
+    if (st == TTLKV_OK) {
+        return enif_make_tuple2(env, ATOM_OK, buf_to_binary(env, &buf));
+    }
+    if (st == TTLKV_NOT_FOUND) {
+        return ATOM_NOT_FOUND;
+    }
+    return make_error(env, st);
 }
 
 static ERL_NIF_TERM
@@ -686,15 +736,6 @@ nif_verify(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 }
 
 /* --- cache operations (README "Cache operations"): dirty I/O schedulers --------------- */
-
-/* The value of a ttlkv_buf as a BEAM binary; the buffer is released. */
-static ERL_NIF_TERM
-buf_to_binary(ErlNifEnv *env, ttlkv_buf *buf)
-{
-    ERL_NIF_TERM bin = make_binary_copy(env, buf->data, buf->len);
-    ttlkv_buf_free(buf);
-    return bin;
-}
 
 /* A proper list of keys (binaries or iolists) as slices, in list order, in memory owned by
  * the caller (enif_free): SLICES_OK; SLICES_BADARG when the term is not such a list, or
@@ -1189,6 +1230,7 @@ on_load(ErlNifEnv *env, void **priv, ERL_NIF_TERM load_info)
     ATOM_SOONEST_DEADLINE = enif_make_atom(env, "soonest_deadline");
     ATOM_NONE = enif_make_atom(env, "none");
     ATOM_UNKNOWN_EVICTION = enif_make_atom(env, "unknown_eviction");
+    ATOM_RESET = enif_make_atom(env, "reset");
     for (uint32_t code = 0; code < STATUS_LIMIT; code++) {
         const char *name = ttlkv_status_name(code);
         STATUS_ATOMS[code] = strcmp(name, "unknown") == 0 ? 0 : enif_make_atom(env, name);
@@ -1229,6 +1271,7 @@ static ErlNifFunc nif_funcs[] = {
     {"live_stores", 0, nif_live_stores, 0},
     {"stat_name", 1, nif_stat_name, 0},
     {"max_key_len", 2, nif_max_key_len, 0},
+    {"corruption_reset", 1, nif_corruption_reset, 0},
     {"open", 2, nif_open, DIRTY_IO},
     {"close", 1, nif_close, DIRTY_IO},
     {"put", 5, nif_put, DIRTY_IO},

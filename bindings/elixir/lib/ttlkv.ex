@@ -45,7 +45,8 @@ defmodule TTLKV do
   up to 4 KiB runs on the caller's scheduler (p99 in microseconds, cold page cache included;
   the README has the numbers), and moves to a dirty I/O scheduler for larger values.
   `max_key_len/2` opens no transaction (it is arithmetic on the namespace's length) and runs
-  on the caller's scheduler too; `stats/1` and `verify/1` run on dirty I/O schedulers.
+  on the caller's scheduler too, as does `corruption_reset/1` (a path the open recorded);
+  `stats/1` and `verify/1` run on dirty I/O schedulers.
 
   The cache operations (`touch/4` to `backup/3`) all run on dirty I/O schedulers: each one
   writes (`touch`, `add`, `incr`, `take`, `put_if_version`, `delete_many`, `clear`,
@@ -55,6 +56,8 @@ defmodule TTLKV do
   what lets `get/3` stay on a normal scheduler). `max_bytes/1` is one small read, but a rare
   one: it keeps the rule rather than becoming a second unmeasured exception.
   """
+
+  require Logger
 
   @enforce_keys [:ref, :path]
   defstruct [:ref, :path]
@@ -110,6 +113,7 @@ defmodule TTLKV do
           | {:max_readers, pos_integer()}
           | {:write_map, boolean()}
           | {:allow_shared_dir, boolean()}
+          | {:on_corruption, :error | :reset}
 
   @read_scheduler Application.compile_env(:ttlkv, :read_scheduler, :normal)
   unless @read_scheduler in [:normal, :dirty] do
@@ -123,7 +127,8 @@ defmodule TTLKV do
     :max_map_size,
     :max_readers,
     :write_map,
-    :allow_shared_dir
+    :allow_shared_dir,
+    :on_corruption
   ]
 
   @doc "The names of the options `open/2` takes."
@@ -153,6 +158,17 @@ defmodule TTLKV do
       trust each other. Either way, a `data.mdb` or `lock.mdb` that is a symbolic link, has
       more than one hard link or is not a regular file is refused with
       `{:error, {:path_invalid, detail}}` and left untouched.
+    * `:on_corruption` - what to do with a store found damaged, by an ordinary open or by the
+      full check open runs after the machine crashed with commits not yet flushed (see the
+      README, "After a crash of the machine"; `stats/1`'s `:verified_at_open` is 1 then):
+      `:error` (the default) fails with `{:error, {:corrupted, detail}}`, the detail naming
+      the path, and touches nothing; `:reset` renames the damaged directory aside to
+      `<path>.corrupted-<unix ms>` and opens a fresh, empty store at `path`. The cached data
+      is lost, the application starts: a warning is logged (`Logger`) naming both paths,
+      `corruption_reset/1` gives the old one, and `stats/1`'s `:corruption_resets` is 1. The
+      directory set aside is never removed by the library: delete it once looked at. For a
+      cache whose entries can be rebuilt (sessions: users log in again), `:reset` is the
+      recommended setting; `TTLKV.PowCache` uses it by default.
 
   A directory `open/2` creates gets mode 0700 (never group- or world-writable, whatever the
   umask); one that already exists keeps its mode, so create it 0700 yourself (a umask of 002
@@ -194,6 +210,18 @@ defmodule TTLKV do
           raise ArgumentError, "durability must be :sync or :periodic, got: #{inspect(other)}"
       end
 
+    on_corruption =
+      case Keyword.fetch(opts, :on_corruption) do
+        :error ->
+          nil
+
+        {:ok, mode} when mode in [:error, :reset] ->
+          mode
+
+        {:ok, other} ->
+          raise ArgumentError, "on_corruption must be :error or :reset, got: #{inspect(other)}"
+      end
+
     nif_opts = {
       durability,
       positive(opts, :sync_interval),
@@ -201,14 +229,50 @@ defmodule TTLKV do
       positive(opts, :max_map_size),
       positive(opts, :max_readers),
       flag(opts, :write_map),
-      flag(opts, :allow_shared_dir)
+      flag(opts, :allow_shared_dir),
+      on_corruption
     }
 
     case TTLKV.NIF.open(path, nif_opts) do
-      {:ok, ref} -> {:ok, %__MODULE__{ref: ref, path: path}}
-      {:error, _} = error -> error
+      {:ok, ref} ->
+        store = %__MODULE__{ref: ref, path: path}
+        if on_corruption == :reset, do: warn_if_reset(store)
+        {:ok, store}
+
+      {:error, _} = error ->
+        error
     end
   end
+
+  # Only an open with on_corruption: :reset can have replaced a damaged store. The library
+  # keeps the reset per environment, so a later open of the same directory in this VM (while
+  # the first handle is open) reports it too: warn once per reset (each aside path is new).
+  defp warn_if_reset(store) do
+    with {:ok, aside} <- corruption_reset(store),
+         false <- :persistent_term.get({__MODULE__, :reset_logged, aside}, false) do
+      :persistent_term.put({__MODULE__, :reset_logged, aside}, true)
+
+      Logger.warning(
+        "TTLKV: the store at #{store.path} was damaged (on_corruption: :reset); it was " <>
+          "moved aside to #{aside} and a new, empty store opened at #{store.path}. " <>
+          "Its cached data is gone; remove #{aside} once looked at."
+      )
+    else
+      _not_reset_or_logged -> :ok
+    end
+  end
+
+  @doc """
+  Where the damaged store went when the open of `store` reset it (`on_corruption: :reset`):
+  `{:ok, path}` of the directory it was moved to (`<dir>.corrupted-<unix ms>`), or `:not_found`
+  when no reset happened. `open/2` logs a warning naming it when that happens.
+
+  The library keeps this (like `stats/1`) per environment: another handle on the same
+  directory in this VM, opened while the reset one was open, reports the same reset (`open/2`
+  warns once per reset, not once per handle).
+  """
+  @spec corruption_reset(t()) :: {:ok, String.t()} | :not_found | {:error, reason()}
+  def corruption_reset(store), do: TTLKV.NIF.corruption_reset(ref!(store))
 
   # A boolean option: nil (the library's default, off) or 1.
   defp flag(opts, name) do

@@ -3,6 +3,7 @@ defmodule TTLKV.PowCacheTest do
   # shortcomings we promise not to have.
   use ExUnit.Case, async: false
 
+  import ExUnit.CaptureIO
   import ExUnit.CaptureLog
   import TTLKV.TestHelpers
 
@@ -24,20 +25,15 @@ defmodule TTLKV.PowCacheTest do
     start_supervised!({PowCache, [path: dir] ++ opts})
   end
 
-  # all/2 the way it was before it scanned prefixes: every entry decoded, matched, sorted.
+  # all/2 the way it was before it scanned prefixes: every entry decoded, matched (Pow's head
+  # [namespace | List.wrap(key_match)], the namespace fixed already), sorted.
   defp all_by_matching_every_key(config, key_match) do
     {:ok, entries} = TTLKV.entries(PowCache.store(), config[:namespace])
     pairs = Enum.map(entries, fn {raw, bin} -> {Key.list_form(Key.decode(raw)), bin} end)
+    spec = :ets.match_spec_compile([{{List.wrap(key_match), :_}, [], [:"$_"]}])
 
-    matched =
-      if key_match == :_ do
-        pairs
-      else
-        spec = :ets.match_spec_compile([{{List.wrap(key_match), :_}, [], [:"$_"]}])
-        :ets.match_spec_run(pairs, spec)
-      end
-
-    matched
+    pairs
+    |> :ets.match_spec_run(spec)
     |> Enum.sort()
     |> Enum.map(fn {list_form, bin} -> {Key.unwrap(list_form), :erlang.binary_to_term(bin)} end)
   end
@@ -256,6 +252,36 @@ defmodule TTLKV.PowCacheTest do
       assert PowCache.get(@config, ["user", 3]) == :not_found
     end
 
+    test "all/2 with :_ gives one-segment keys only, exactly as Pow's backends" do
+      # Pow's MnesiaCache and EtsCache tests ("can match fetch all"), word for word.
+      :ok = PowCache.put(@config, {"key1", "value"})
+      :ok = PowCache.put(@config, {"key2", "value"})
+      :ok = PowCache.put(@config, {["namespace", "key"], "value"})
+
+      assert PowCache.all(@config, :_) == [{"key1", "value"}, {"key2", "value"}]
+      assert PowCache.all(@config, ["namespace", :_]) == [{["namespace", "key"], "value"}]
+
+      # One segment: a binary, [binary] (the same key), or a one-element list of another term.
+      :ok = PowCache.put(@config, [{["key3"], 3}, {[:atom_key], 4}, {[7], 5}, {:bare, 6}])
+      :ok = PowCache.put(@config, [{["user", 1], :u1}, {["user", 1, "session"], :s1}])
+
+      assert PowCache.all(@config, :_) == [
+               {7, 5},
+               {:atom_key, 4},
+               {:bare, 6},
+               {"key1", "value"},
+               {"key2", "value"},
+               {"key3", 3}
+             ]
+
+      assert PowCache.all(@config, [:_]) == PowCache.all(@config, :_)
+
+      assert PowCache.all(@config, [:_, :_]) == [
+               {["namespace", "key"], "value"},
+               {["user", 1], :u1}
+             ]
+    end
+
     test "all/2 with :_, [\"user\", :_] and [\"user\" | :_], in key order" do
       :ok = PowCache.put(@config, {"key2", "value"})
       :ok = PowCache.put(@config, {"key1", "value"})
@@ -265,15 +291,7 @@ defmodule TTLKV.PowCacheTest do
       :ok = PowCache.put(@config, {["namespace", "key"], "value"})
       :ok = PowCache.put(Keyword.put(@config, :namespace, "other"), {["user", 9], :other})
 
-      assert PowCache.all(@config, :_) == [
-               {"key1", "value"},
-               {"key2", "value"},
-               {["namespace", "key"], "value"},
-               {["user", 1], :u1},
-               {["user", 1, "session"], :s1},
-               {["user", 2], :u2}
-             ]
-
+      assert PowCache.all(@config, :_) == [{"key1", "value"}, {"key2", "value"}]
       assert PowCache.all(@config, ["namespace", :_]) == [{["namespace", "key"], "value"}]
       assert PowCache.all(@config, ["user", :_]) == [{["user", 1], :u1}, {["user", 2], :u2}]
 
@@ -319,8 +337,16 @@ defmodule TTLKV.PowCacheTest do
 
     test "all/2 sorts list keys when the empty key is stored too" do
       :ok = PowCache.put(@config, [{"", :empty}, {["user", 2], 2}, {[:a], :a}, {"b", :b}])
-      # Byte order would give "", [:a], ["user", 2], "b"; Erlang term order of [key] is:
-      assert PowCache.all(@config, :_) == [{:a, :a}, {"", :empty}, {"b", :b}, {["user", 2], 2}]
+      # Byte order would give "", [:a], ["user", 2], "b"; Erlang term order of [key] is
+      # [:a] < [""] < ["b"] (and ["user", 2], of two segments, is not in :_).
+      assert PowCache.all(@config, :_) == [{:a, :a}, {"", :empty}, {"b", :b}]
+
+      assert PowCache.all(@config, [:_ | :_]) == [
+               {:a, :a},
+               {"", :empty},
+               {"b", :b},
+               {["user", 2], 2}
+             ]
     end
 
     test "all/2 of binary keys only is in Erlang term order too" do
@@ -356,8 +382,11 @@ defmodule TTLKV.PowCacheTest do
       assert PowCache.get(@config, <<0, 1, 131>>) == :nul
       assert PowCache.get(@config, [<<0, 1>>, :x]) == :list
 
-      # Erlang term order of [key]: [<<0, 1>>, :x] < [<<0, 1, 131>>] < ["session-token"].
-      assert PowCache.all(@config, :_) == [
+      # Erlang term order of [key]: [<<0, 1>>, :x] < [<<0, 1, 131>>] < ["session-token"];
+      # :_ is one segment, so the list key comes back only through a two-segment match.
+      assert PowCache.all(@config, :_) == [{<<0, 1, 131>>, :nul}, {"session-token", :a}]
+
+      assert PowCache.all(@config, [:_ | :_]) == [
                {[<<0, 1>>, :x], :list},
                {<<0, 1, 131>>, :nul},
                {"session-token", :a}
@@ -376,11 +405,44 @@ defmodule TTLKV.PowCacheTest do
   end
 
   describe "6. deprecated API" do
-    test "put/3 and keys/1 still work" do
+    test "put/3 and keys/1 still work; keys/1 gives every key, without values" do
       assert apply(PowCache, :put, [@config, "key", "value"]) == :ok
       assert apply(PowCache, :put, [@config, ["user", 1], "u"]) == :ok
+      assert apply(PowCache, :put, [@config, [:a], "a"]) == :ok
       assert PowCache.get(@config, "key") == "value"
-      assert apply(PowCache, :keys, [@config]) == ["key", ["user", 1]]
+      # The contract of the Pow versions that call it (1.0.1 to 1.0.13): keys, of any shape.
+      assert apply(PowCache, :keys, [@config]) == [:a, "key", ["user", 1]]
+      assert apply(PowCache, :keys, [[namespace: "nobody"]]) == []
+    end
+
+    test "the deprecation warnings are Pow's, word for word" do
+      assert PowCache.__info__(:deprecated) |> Enum.sort() == [
+               {{:keys, 1}, "Use `all/2` instead"},
+               {{:put, 3}, "Use `put/2` instead"}
+             ]
+
+      # As Pow's own "backwards compatible" tests check them: the warning of a compiled call.
+      put_warning =
+        capture_io(:stderr, fn ->
+          Code.eval_quoted(
+            quote do
+              :ok = TTLKV.PowCache.put(unquote(@config), "key", "value")
+            end
+          )
+        end)
+
+      assert put_warning =~ "TTLKV.PowCache.put/3 is deprecated. Use `put/2` instead"
+
+      keys_warning =
+        capture_io(:stderr, fn ->
+          Code.eval_quoted(
+            quote do
+              ["key"] = TTLKV.PowCache.keys(unquote(@config))
+            end
+          )
+        end)
+
+      assert keys_warning =~ "TTLKV.PowCache.keys/1 is deprecated. Use `all/2` instead"
     end
   end
 
@@ -427,9 +489,13 @@ defmodule TTLKV.PowCacheTest do
       assert message2 =~ below
     end
 
-    test "without :path, or with replication options, it does not start" do
-      assert {:error, {%PowCache.StartError{reason: :path_missing}, _}} =
-               start_supervised({PowCache, name: :pow_nopath})
+    test "with replication options, or a :path that is no path, it does not start" do
+      for bad <- ["", nil, ~c"/tmp/x", 7] do
+        assert {:error, {%PowCache.StartError{reason: :path_invalid, message: message}, _}} =
+                 start_supervised({PowCache, name: :pow_badpath, path: bad})
+
+        assert message =~ ":path must be a non-empty string"
+      end
 
       assert {:error, {%PowCache.StartError{message: message}, _}} =
                start_supervised(
@@ -449,6 +515,68 @@ defmodule TTLKV.PowCacheTest do
       :ok = stop_supervised(PowCache)
       start_supervised!({PowCache, path: dir, timeout: 15_000, table_opts: [], writes: :sync})
       assert PowCache.get(@config, "key") == :not_found
+    end
+
+    test "a bare child, as Pow's docs list MnesiaCache, starts in <name>.<node> in the cwd" do
+      :ok = stop_supervised(PowCache)
+      cwd = mkdir_private!(tmp_dir("cwd"))
+      expected = Path.join(cwd, "TTLKV.PowCache.#{node()}")
+
+      log = capture_log(fn -> File.cd!(cwd, fn -> start_supervised!(PowCache) end) end)
+
+      assert PowCache.store().path == expected
+      assert File.dir?(expected)
+      assert log =~ "[warning]"
+      assert log =~ "TTLKV.PowCache opened #{expected}: no :path was given"
+      assert log =~ "config :ttlkv, TTLKV.PowCache, path: dir"
+      :ok = PowCache.put(@config, {"key", "bare"})
+
+      # The same directory again from the same cwd and node: the same store.
+      :ok = stop_supervised(PowCache)
+      capture_log(fn -> File.cd!(cwd, fn -> start_supervised!(PowCache) end) end)
+      assert PowCache.get(@config, "key") == "bare"
+      :ok = stop_supervised(PowCache)
+
+      # Another name, another directory.
+      capture_log(fn -> File.cd!(cwd, fn -> start_supervised!({PowCache, name: :pow_bare}) end) end)
+      assert PowCache.store(:pow_bare).path == Path.join(cwd, "pow_bare.#{node()}")
+      assert PowCache.get([name: :pow_bare], "key") == :not_found
+    end
+
+    test "config :ttlkv, TTLKV.PowCache gives the default instance's start options" do
+      :ok = stop_supervised(PowCache)
+      from_env = tmp_dir("app-env")
+      given = tmp_dir("given")
+      on_exit(fn -> Application.delete_env(:ttlkv, PowCache) end)
+      Application.put_env(:ttlkv, PowCache, path: from_env, durability: :periodic)
+
+      log = capture_log([level: :warning], fn -> start_supervised!(PowCache) end)
+      assert PowCache.store().path == from_env
+      refute log =~ "no :path was given"
+      :ok = stop_supervised(PowCache)
+
+      # The child spec's options win over the app env's.
+      start_supervised!({PowCache, path: given})
+      assert PowCache.store().path == given
+      :ok = stop_supervised(PowCache)
+
+      # Instances of other names do not read it.
+      start_supervised!({PowCache, name: :pow_other, path: given})
+      assert PowCache.store(:pow_other).path == given
+      :ok = stop_supervised(:pow_other)
+
+      # Its options are checked as the child spec's are.
+      Application.put_env(:ttlkv, PowCache, path: from_env, bogus: 1)
+
+      assert {:error, {%PowCache.StartError{reason: {:options, [:bogus]}}, _}} =
+               start_supervised(PowCache)
+
+      Application.put_env(:ttlkv, PowCache, "/not/a/keyword/list")
+
+      assert {:error, {%PowCache.StartError{reason: {:app_env, _}, message: message}, _}} =
+               start_supervised(PowCache)
+
+      assert message =~ "config :ttlkv, TTLKV.PowCache must be a keyword list"
     end
 
     test "a group-writable directory is a start error unless allow_shared_dir: true" do
@@ -471,6 +599,121 @@ defmodule TTLKV.PowCacheTest do
       assert PowCache.get(config, "key") == "shared"
       assert PowCache.store(:pow_shared).path == shared
       :ok = stop_supervised(:pow_shared)
+    end
+  end
+
+  describe "restarts" do
+    test "starting again at once after a stop outside a supervisor, 50 times", %{dir: dir} do
+      :ok = stop_supervised(PowCache)
+      # A stop the way a supervisor or a linked parent stops a child: the exit signal, without
+      # waiting (the old instance still closes its store in terminate/2), or GenServer.stop.
+      Process.flag(:trap_exit, true)
+      {:ok, first} = PowCache.start_link(path: dir)
+
+      last =
+        Enum.reduce(1..50, first, fn i, pid ->
+          :ok = PowCache.put(@config, {"round", i})
+
+          if rem(i, 2) == 0,
+            do: Process.exit(pid, :shutdown),
+            else: :ok = GenServer.stop(pid)
+
+          assert {:ok, new} = PowCache.start_link(path: dir)
+          assert new != pid
+          refute Process.alive?(pid)
+          assert PowCache.get(@config, "round") == i
+          new
+        end)
+
+      assert Process.whereis(PowCache) == last
+      :ok = GenServer.stop(last)
+      assert PowCache.store() == nil
+    end
+
+    test "a running instance is still :already_started, also while suspended", %{dir: dir} do
+      pid = Process.whereis(PowCache)
+      assert PowCache.start_link(path: dir) == {:error, {:already_started, pid}}
+      :sys.suspend(pid)
+
+      try do
+        assert PowCache.start_link(path: dir) == {:error, {:already_started, pid}}
+      after
+        :sys.resume(pid)
+      end
+
+      assert PowCache.get(@config, "key") == :not_found
+    end
+  end
+
+  describe "writes" do
+    test "per-call writes: :async and :sync are accepted; a write is visible when it returns" do
+      for writes <- [:async, :sync] do
+        config = Keyword.put(@config, :writes, writes)
+        :ok = PowCache.put(config, {"key", writes})
+        # Pow's :async would not promise this yet; a synchronous write does.
+        assert PowCache.get(config, "key") == writes
+        :ok = PowCache.put(config, [{"a", 1}, {"b", 2}])
+        assert PowCache.all(config, :_) == [{"a", 1}, {"b", 2}, {"key", writes}]
+        :ok = PowCache.delete(config, "key")
+        assert PowCache.get(config, "key") == :not_found
+      end
+
+      pid = Process.whereis(PowCache)
+
+      assert_raise PowCache.ConfigError, ~r/`:writes` must be :sync or :async/, fn ->
+        PowCache.put(Keyword.put(@config, :writes, :later), {"key", 1})
+      end
+
+      assert_raise PowCache.ConfigError, fn ->
+        PowCache.delete(Keyword.put(@config, :writes, "async"), "key")
+      end
+
+      assert Process.whereis(PowCache) == pid
+      assert PowCache.get(@config, "key") == :not_found
+    end
+  end
+
+  describe "on_corruption" do
+    test "with on_corruption: :reset it starts on a damaged directory, logged" do
+      damaged = tmp_dir("pow-damaged")
+      damaged_store!(damaged)
+      config = [name: :pow_damaged, namespace: "ns", ttl: 60_000]
+
+      log =
+        capture_log(fn ->
+          start_supervised!({PowCache, path: damaged, name: :pow_damaged, on_corruption: :reset})
+        end)
+
+      assert [aside] = set_aside(damaged)
+      assert log =~ "#{damaged} was damaged"
+      assert log =~ "moved aside to #{aside}"
+      assert TTLKV.corruption_reset(PowCache.store(:pow_damaged)) == {:ok, aside}
+      assert PowCache.all(config, :_) == []
+      assert PowCache.get(config, "k1") == :not_found
+      :ok = PowCache.put(config, {"k1", :after_reset})
+      assert PowCache.get(config, "k1") == :after_reset
+    end
+
+    test "reset is the default; on_corruption: :error makes the start fail, untouched" do
+      damaged = tmp_dir("pow-damaged-default")
+      data = damaged_store!(damaged)
+      bytes = File.read!(data)
+
+      assert {:error, {%PowCache.StartError{reason: reason, path: ^damaged, message: m}, _}} =
+               start_supervised({PowCache, path: damaged, name: :pow_dmg, on_corruption: :error})
+
+      assert {:corrupted, _detail} = reason
+      assert m =~ damaged
+      assert File.read!(data) == bytes
+      assert set_aside(damaged) == []
+
+      log = capture_log(fn -> start_supervised!({PowCache, path: damaged, name: :pow_dmg}) end)
+      assert [aside] = set_aside(damaged)
+      assert log =~ "moved aside to #{aside}"
+      assert PowCache.all([name: :pow_dmg, namespace: "ns"], :_) == []
+
+      assert {:error, {%PowCache.StartError{reason: :options}, _}} =
+               start_supervised({PowCache, path: damaged, name: :pow_dmg2, on_corruption: :drop})
     end
   end
 

@@ -3,6 +3,7 @@ defmodule TTLKVTest do
   use ExUnit.Case, async: false
   doctest TTLKV
 
+  import ExUnit.CaptureLog
   import TTLKV.TestHelpers
 
   setup context do
@@ -447,6 +448,109 @@ defmodule TTLKVTest do
       end
 
       refute File.exists?(dir <> "-bad")
+    end
+  end
+
+  describe "on_corruption" do
+    test ":reset opens a damaged store as an empty one, the old one kept aside and logged" do
+      dir = tmp_dir("reset")
+      data = damaged_store!(dir)
+      damaged = File.read!(data)
+
+      log =
+        capture_log(fn ->
+          assert {:ok, s} = TTLKV.open(dir, on_corruption: :reset)
+          send(self(), {:store, s})
+        end)
+
+      assert_received {:store, s}
+      assert [aside] = set_aside(dir)
+      assert aside =~ ~r/^#{Regex.escape(dir)}\.corrupted-\d+$/
+      # The damaged store, as it was, under the new name; a fresh one at the old.
+      assert File.read!(Path.join(aside, "data.mdb")) == damaged
+      assert TTLKV.corruption_reset(s) == {:ok, aside}
+      assert TTLKV.keys(s, "ns") == {:ok, []}
+      assert TTLKV.namespaces(s) == {:ok, []}
+      assert {:ok, %{corruption_resets: 1}} = TTLKV.stats(s)
+      assert log =~ "[warning]"
+      assert log =~ "#{dir} was damaged"
+      assert log =~ "moved aside to #{aside}"
+
+      assert TTLKV.put(s, "ns", "k", "new", 60_000) == :ok
+      assert TTLKV.get(s, "ns", "k") == {:ok, "new"}
+
+      # Another handle on the same environment reports the reset, but it is warned once.
+      log2 =
+        capture_log(fn ->
+          {:ok, s2} = TTLKV.open(dir, on_corruption: :reset)
+          assert TTLKV.corruption_reset(s2) == {:ok, aside}
+          assert TTLKV.close(s2) == :ok
+        end)
+
+      refute log2 =~ "damaged"
+      assert TTLKV.close(s) == :ok
+
+      # The new store is an ordinary one: reopened, it has the new entry and no reset.
+      {:ok, s} = TTLKV.open(dir)
+      assert TTLKV.get(s, "ns", "k") == {:ok, "new"}
+      assert TTLKV.corruption_reset(s) == :not_found
+      assert {:ok, %{corruption_resets: 0}} = TTLKV.stats(s)
+      assert TTLKV.close(s) == :ok
+      assert set_aside(dir) == [aside]
+    end
+
+    test ":error, the default, fails with :corrupted and leaves the store untouched" do
+      dir = tmp_dir("error")
+      data = damaged_store!(dir)
+      damaged = File.read!(data)
+      facts = fn -> {File.read!(data), File.ls!(dir) |> Enum.sort(), set_aside(dir)} end
+      before = facts.()
+
+      for opts <- [[], [on_corruption: :error]] do
+        assert {:error, {:corrupted, detail}} = TTLKV.open(dir, opts)
+        assert detail =~ data
+        assert facts.() == before
+      end
+
+      assert File.read!(data) == damaged
+      assert File.stat!(data).size == 8209
+      assert set_aside(dir) == []
+    end
+
+    test ":reset opens a healthy store as it is, logging nothing" do
+      dir = tmp_dir("healthy")
+      {:ok, s} = TTLKV.open(dir)
+      :ok = TTLKV.put(s, "ns", "k", "v", 60_000)
+      :ok = TTLKV.close(s)
+
+      log =
+        capture_log(fn ->
+          {:ok, s} = TTLKV.open(dir, on_corruption: :reset)
+          assert TTLKV.get(s, "ns", "k") == {:ok, "v"}
+          assert TTLKV.corruption_reset(s) == :not_found
+          assert {:ok, %{corruption_resets: 0}} = TTLKV.stats(s)
+          assert TTLKV.close(s) == :ok
+        end)
+
+      refute log =~ "damaged"
+      assert set_aside(dir) == []
+    end
+
+    test "on_corruption must be :error or :reset; corruption_reset on a closed store" do
+      dir = tmp_dir("bad-option")
+
+      for bad <- [:ignore, "reset", true, 1, nil] do
+        assert_raise ArgumentError, ~r/on_corruption must be :error or :reset/, fn ->
+          TTLKV.open(dir, on_corruption: bad)
+        end
+      end
+
+      refute File.exists?(dir)
+      assert_raise ArgumentError, fn -> TTLKV.corruption_reset(make_ref()) end
+      {:ok, s} = TTLKV.open(dir, on_corruption: :error)
+      assert TTLKV.corruption_reset(s) == :not_found
+      assert TTLKV.close(s) == :ok
+      assert TTLKV.corruption_reset(s) == {:error, :closed}
     end
   end
 

@@ -69,6 +69,7 @@ defmodule TTLKV.NIF do
   def live_stores, do: :erlang.nif_error(:nif_not_loaded)
   def stat_name(_which), do: :erlang.nif_error(:nif_not_loaded)
   def max_key_len(_store, _ns), do: :erlang.nif_error(:nif_not_loaded)
+  def corruption_reset(_store), do: :erlang.nif_error(:nif_not_loaded)
   def open(_path, _opts), do: :erlang.nif_error(:nif_not_loaded)
   def close(_store), do: :erlang.nif_error(:nif_not_loaded)
   def put(_store, _ns, _key, _value, _ttl), do: :erlang.nif_error(:nif_not_loaded)

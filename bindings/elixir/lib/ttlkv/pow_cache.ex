@@ -2,7 +2,7 @@ defmodule TTLKV.PowCache do
   @moduledoc """
   A drop-in replacement for Pow's `Pow.Store.Backend.MnesiaCache`, on a ttlkv store.
 
-  Add it to your supervision tree with an explicit directory, and point Pow at it:
+  Add it to your supervision tree, preferably with an explicit directory, and point Pow at it:
 
       children = [
         {TTLKV.PowCache, path: "/var/lib/my_app/pow", durability: :sync},
@@ -14,12 +14,30 @@ defmodule TTLKV.PowCache do
         repo: MyApp.Repo,
         cache_store_backend: TTLKV.PowCache
 
+  A bare child, the way Pow's docs list MnesiaCache (`children = [TTLKV.PowCache]`), starts
+  too: see `:path` below for the directory it then picks.
+
   ## Start options
 
-    * `:path` (required) - the store's directory. Its identity is this path and nothing else:
-      never a node name or a release folder. A directory that cannot be used (not creatable,
-      not writable, a file, a store of an incompatible format) makes the start fail with a
-      `TTLKV.PowCache.StartError` naming the path.
+    * `:path` - the store's directory. Its identity is this path and nothing else. Without
+      it, the directory is the application env's `config :ttlkv, TTLKV.PowCache, path: dir`
+      (for the instance of the default name), else, the way Mnesia picks `Mnesia.<node>`,
+      `TTLKV.PowCache.<node>` in the current working directory (`<name>.<node>` for an
+      instance of another name), logged with a warning at start: a different node name or
+      working directory (a new release folder, say) is then a different, empty store, which
+      is how Mnesia users lost their sessions, so give a path in production. A directory that
+      cannot be used (not creatable, not writable, a file, a store of an incompatible format)
+      makes the start fail with a `TTLKV.PowCache.StartError` naming the path.
+    * `:on_corruption` - `:reset` (the default here) or `:error`, as for `TTLKV.open/2`: a
+      store found damaged at start (after a power loss or an OS crash, say) is moved aside to
+      `<path>.corrupted-<unix ms>`, logged with a warning naming both paths, and replaced by
+      an empty store, or with `:error` the start fails with reason `{:corrupted, detail}`.
+      Reset is the default because what Pow keeps is ephemeral and rebuilt by use (sessions,
+      tokens: users log in again), while a node that cannot boot until someone deletes a
+      directory by hand takes the whole application down; `TTLKV.open/2` itself keeps
+      `:error` as its default, since it cannot know that its data is expendable. Choose
+      `:error` to inspect a damaged store before anything replaces it. A reset directory is
+      kept aside, never deleted: remove it once looked at.
     * `:durability` - `:sync` (default) or `:periodic`, and the other options of
       `TTLKV.open/2` (`:sync_interval`, `:map_size`, `:max_map_size`, `:max_readers`,
       `:write_map`, `:allow_shared_dir`). An existing directory that other users could tamper
@@ -27,17 +45,32 @@ defmodule TTLKV.PowCache do
       `{:permission, detail}` unless `allow_shared_dir: true`.
     * `:name` - the registered name (default `TTLKV.PowCache`). Pow reaches the default
       instance; other names serve direct callers passing `name:` in their config.
-    * `:timeout`, `:table_opts`, `:writes` - MnesiaCache options, accepted and ignored:
-      nothing to wait for (opening is O(1) in the number of keys), no table, and a write is
-      always visible to every reader when `put/2` returns (what `writes: :sync` asks for).
+    * `:timeout`, `:table_opts` - MnesiaCache options, accepted and ignored: nothing to wait
+      for (opening is O(1) in the number of keys) and no table. (`:writes` is accepted here
+      too, though Pow reads it from each call's config; see below.)
     * `:nodes`, `:extra_db_nodes` - multi-node replication is not supported yet; the start
       fails rather than silently running single-node.
+
+  The instance of the default name also takes its start options from the application env,
+  `config :ttlkv, TTLKV.PowCache, path: ..., on_corruption: ...`; the child spec's options win
+  over them.
+
+  Starting again right after a stop is fine, also outside a supervisor: when the name is
+  still held by an instance that is stopping (it received its parent's exit signal and is
+  closing the store in `terminate/2`), `start_link/1` waits for it to finish instead of
+  returning `{:error, {:already_started, pid}}`.
 
   ## Config (every call)
 
     * `:ttl` - milliseconds, required for `put` (a missing or invalid TTL raises in the caller;
       the store keeps running).
     * `:namespace` - default `"cache"`.
+    * `:writes` - `:sync` (default) or `:async`, as in Pow 1.0.25 and later, both accepted.
+      Every write is synchronous here: `put/2` and `delete/2` return once the write is
+      visible to every reader (and, with `durability: :sync`, on disk). That is stronger than
+      `:async` (whose writes become visible some time after the call returns), so code
+      written for either works; only code relying on a write *not* yet being visible right
+      after the call (as Pow's own EtsCache test of `:async` checks) sees a difference.
 
   ## How calls run
 
@@ -79,6 +112,11 @@ defmodule TTLKV.PowCache do
   @default_namespace "cache"
   @ignored_start_options [:timeout, :table_opts, :writes]
   @unsupported_start_options [:nodes, :extra_db_nodes]
+  # How long start_link/1 waits for a stopping instance of the same name to finish closing
+  # its store (the child spec's shutdown).
+  @shutdown 5_000
+  # How many times start_link/1 starts again after waiting for a stopping instance.
+  @start_retries 3
 
   defmodule ConfigError do
     @moduledoc "A call's config is invalid (no `:ttl`, ...). Raised in the caller."
@@ -102,7 +140,7 @@ defmodule TTLKV.PowCache do
 
   # --- supervision ---------------------------------------------------------------------
 
-  @doc "A child spec: `{TTLKV.PowCache, path: dir}`."
+  @doc "A child spec: `{TTLKV.PowCache, path: dir}`, or `TTLKV.PowCache` alone."
   @spec child_spec(Keyword.t()) :: Supervisor.child_spec()
   def child_spec(opts) do
     %{
@@ -110,7 +148,7 @@ defmodule TTLKV.PowCache do
       start: {__MODULE__, :start_link, [opts]},
       type: :worker,
       restart: :permanent,
-      shutdown: 5_000
+      shutdown: @shutdown
     }
   end
 
@@ -118,9 +156,31 @@ defmodule TTLKV.PowCache do
   Starts the process that owns the store. See the module doc for the options.
   """
   @spec start_link(Keyword.t()) :: GenServer.on_start()
-  def start_link(opts) when is_list(opts) do
-    name = Keyword.get(opts, :name, __MODULE__)
-    GenServer.start_link(__MODULE__, opts, name: name)
+  def start_link(opts \\ []) when is_list(opts) do
+    start_link(opts, Keyword.get(opts, :name, __MODULE__), @start_retries)
+  end
+
+  defp start_link(opts, name, retries) do
+    case GenServer.start_link(__MODULE__, opts, name: name) do
+      {:error, {:already_started, pid}} = error when retries > 0 ->
+        if stopped?(pid), do: start_link(opts, name, retries - 1), else: error
+
+      other ->
+        other
+    end
+  end
+
+  # Whether `pid`, holding our name, was stopping: an instance trapping exits keeps its name
+  # registered while terminate/2 closes the store. A system request (answered even by a
+  # suspended process) comes after any exit signal this process sent it before, since
+  # signals between two processes arrive in order: so a running instance answers, and one
+  # that was told to stop terminates first and the request exits (the name is free then).
+  defp stopped?(pid) do
+    _ = :sys.get_state(pid, @shutdown)
+    false
+  catch
+    :exit, {:timeout, _} -> false
+    :exit, _gone -> true
   end
 
   @doc """
@@ -135,32 +195,99 @@ defmodule TTLKV.PowCache do
     Process.flag(:trap_exit, true)
     name = Keyword.get(opts, :name, __MODULE__)
 
-    with {:ok, path} <- fetch_path(opts),
+    with {:ok, opts} <- with_app_env(opts, name),
+         {:ok, path, source} <- fetch_path(opts, name),
          :ok <- check_options(opts, path),
          {:ok, store} <- open(path, opts) do
       :persistent_term.put({__MODULE__, name}, store)
-      Logger.info("#{inspect(__MODULE__)} opened #{path}")
+      log_opened(path, source)
       {:ok, %{store: store, name: name, path: path}}
     else
       {:error, %StartError{} = error} -> {:stop, error}
     end
   end
 
-  defp fetch_path(opts) do
-    case Keyword.get(opts, :path) do
-      path when is_binary(path) and path != "" ->
-        {:ok, Path.expand(path)}
+  # The default instance's start options from `config :ttlkv, TTLKV.PowCache, ...`, under the
+  # child spec's.
+  defp with_app_env(opts, __MODULE__) do
+    case Application.get_env(:ttlkv, __MODULE__, []) do
+      env when is_list(env) ->
+        if Keyword.keyword?(env) do
+          {:ok, Keyword.merge(Keyword.delete(env, :name), opts)}
+        else
+          app_env_error(env)
+        end
 
-      path ->
+      env ->
+        app_env_error(env)
+    end
+  end
+
+  defp with_app_env(opts, _other_name), do: {:ok, opts}
+
+  defp app_env_error(env) do
+    {:error,
+     %StartError{
+       message:
+         "#{inspect(__MODULE__)}: config :ttlkv, #{inspect(__MODULE__)} must be a keyword " <>
+           "list of start options, got: #{inspect(env)}",
+       path: nil,
+       reason: {:app_env, env}
+     }}
+  end
+
+  # {:ok, absolute path, where it came from}: the :path option (or the app env's, merged in),
+  # else a directory named after the instance and the node in the working directory, as
+  # Mnesia's default dir is "Mnesia.<node>" there.
+  defp fetch_path(opts, name) do
+    case Keyword.fetch(opts, :path) do
+      {:ok, path} when is_binary(path) and path != "" ->
+        {:ok, Path.expand(path), :given}
+
+      {:ok, path} ->
         {:error,
          %StartError{
            message:
-             "#{inspect(__MODULE__)} needs an explicit :path (a directory for the store), " <>
-               "got: #{inspect(path)}",
+             "#{inspect(__MODULE__)}: :path must be a non-empty string (a directory for the " <>
+               "store), got: #{inspect(path)}",
            path: path,
-           reason: :path_missing
+           reason: :path_invalid
+         }}
+
+      :error ->
+        default_path(name)
+    end
+  end
+
+  defp default_path(name) do
+    base = name |> Atom.to_string() |> String.replace_prefix("Elixir.", "")
+
+    case File.cwd() do
+      {:ok, cwd} ->
+        {:ok, Path.join(cwd, "#{base}.#{node()}"), :default}
+
+      {:error, reason} ->
+        {:error,
+         %StartError{
+           message:
+             "#{inspect(__MODULE__)}: no :path given, and the current directory (where the " <>
+               "default #{base}.#{node()} would be) cannot be read: #{inspect(reason)}",
+           path: nil,
+           reason: {:cwd, reason}
          }}
     end
+  end
+
+  defp log_opened(path, :given), do: Logger.info("#{inspect(__MODULE__)} opened #{path}")
+
+  defp log_opened(path, :default) do
+    Logger.warning(
+      "#{inspect(__MODULE__)} opened #{path}: no :path was given, so the store is named " <>
+        "after this node (#{node()}) in the current directory, as Mnesia names Mnesia.<node>. " <>
+        "Another node name or working directory means another, empty store (sessions lost): " <>
+        "give {#{inspect(__MODULE__)}, path: dir} or config :ttlkv, #{inspect(__MODULE__)}, " <>
+        "path: dir."
+    )
   end
 
   defp check_options(opts, path) do
@@ -184,7 +311,12 @@ defmodule TTLKV.PowCache do
   end
 
   defp open(path, opts) do
-    case TTLKV.open(path, Keyword.take(opts, TTLKV.open_options())) do
+    open_opts =
+      opts
+      |> Keyword.take(TTLKV.open_options())
+      |> Keyword.put_new(:on_corruption, :reset)
+
+    case TTLKV.open(path, open_opts) do
       {:ok, store} ->
         {:ok, store}
 
@@ -218,12 +350,14 @@ defmodule TTLKV.PowCache do
 
   @doc """
   Stores one `{key, value}` or a list of them (atomically: all or none) with the config's
-  `:ttl`. Overwriting a key restarts its lifetime.
+  `:ttl`. Overwriting a key restarts its lifetime. Visible to every reader when it returns,
+  whatever the config's `:writes` (`:sync` or `:async`, see the module doc).
   """
   @spec put(config(), record() | [record()]) :: :ok
   def put(config, record_or_records) do
     ttl = ttl!(config)
     namespace = namespace!(config)
+    writes!(config)
 
     case record_or_records do
       {key, value} ->
@@ -277,10 +411,13 @@ defmodule TTLKV.PowCache do
     end
   end
 
-  @doc "Removes a key. Always `:ok`."
+  @doc "Removes a key. Always `:ok`; gone for every reader when it returns (as `put/2`)."
   @spec delete(config(), key()) :: :ok
   def delete(config, key) do
-    case TTLKV.delete(store!(config), namespace!(config), Key.encode(key)) do
+    namespace = namespace!(config)
+    writes!(config)
+
+    case TTLKV.delete(store!(config), namespace, Key.encode(key)) do
       :ok -> :ok
       :not_found -> :ok
       {:error, reason} -> fail!(reason, :delete)
@@ -289,8 +426,13 @@ defmodule TTLKV.PowCache do
 
   @doc """
   Every live `{key, value}` of the namespace whose key matches `key_match`, in key order,
-  keys without the namespace. `key_match` is a match-spec head over the key as Pow sees it:
-  `:_` (every key, list keys included), `["user", :_]`, `["user" | :_]`, ...
+  keys without the namespace. `key_match` is a match-spec head over the key as Pow sees it,
+  matched exactly as Pow's MnesiaCache and EtsCache match it: against
+  `[namespace | List.wrap(key)]` with the head `[namespace | List.wrap(key_match)]`. So `:_`
+  is `[namespace, :_]`: every key of **one segment** (a binary `b`, which is `[b]`, or a
+  one-element list), and no list key of more segments: `["user", 1]` is not in
+  `all(config, :_)`, as Pow's own tests assert; it comes back with `["user", :_]`,
+  `["user" | :_]`, `[:_, :_]`, ...
 
   When the match's leading segments are bound and its length fixed (Pow's
   `[struct, :user, id, :session, :_]` and `[struct, :user, :_]`), only the keys starting with
@@ -353,8 +495,9 @@ defmodule TTLKV.PowCache do
   defp in_key_order(pairs, [{"", _}, {<<0, _::binary>>, _} | _]), do: Enum.sort(pairs)
   defp in_key_order(pairs, _entries), do: pairs
 
-  defp match(pairs, :_), do: pairs
-
+  # Pow's match: the stored key is [namespace | List.wrap(key)] and the head
+  # [namespace | List.wrap(key_match)]; the namespace is already fixed here, so the list form
+  # (List.wrap(key)) is matched against List.wrap(key_match). :_ is [:_]: one segment only.
   defp match(pairs, key_match) do
     spec = :ets.match_spec_compile([{{List.wrap(key_match), :_}, [], [:"$_"]}])
     :ets.match_spec_run(pairs, spec)
@@ -362,20 +505,46 @@ defmodule TTLKV.PowCache do
 
   # --- deprecated (Pow v1.0.1's API) -----------------------------------------------------
 
-  @doc "Deprecated (Pow v1.0.1): `put(config, {key, value})`."
-  @deprecated "Use put/2 instead"
+  # The wording is Pow's own (MnesiaCache and EtsCache, 1.0.14 and later), so a warning reads
+  # "TTLKV.PowCache.put/3 is deprecated. Use `put/2` instead".
+
+  @doc "Deprecated (Pow v1.0.1 to v1.0.13): `put(config, {key, value})`."
+  @deprecated "Use `put/2` instead"
   @spec put(config(), key(), any()) :: :ok
   def put(config, key, value), do: put(config, {key, value})
 
   @doc """
-  Deprecated (Pow v1.0.1): the namespace's live keys, without the namespace.
+  Deprecated (Pow v1.0.1 to v1.0.13): every live key of the namespace, without the
+  namespace, in key order (list keys too, whatever their number of segments).
 
-  This is the v1.0.1 contract (a list of keys), which is what the Pow versions that still
-  call `keys/1` expect; newer Pow calls `all/2` instead.
+  This is the contract of the Pow versions that call it. Pow 1.0.1 to 1.0.13 call
+  `keys/1` through `Pow.Store.Base.keys/2`, from `Pow.Store.CredentialsCache.user_session_keys/3`,
+  which filters the result with `String.starts_with?/2`: it expects plain binary keys (those
+  versions only write binary keys). Pow 1.0.14 and later never call `keys/1` on a backend
+  that exports `all/2`, as this one does: `Pow.Store.Base` falls back to `keys/1` only for a
+  backend without `all/2`, and its own deprecated `keys/2` merely forwards. (Pow's own
+  MnesiaCache and EtsCache `keys/1` of those versions return `all(config, :_)`, `{key, value}`
+  pairs, which no Pow code reads; code calling `keys/1` itself gets keys here.)
   """
-  @deprecated "Use all/2 instead"
+  @deprecated "Use `all/2` instead"
   @spec keys(config()) :: [key()]
-  def keys(config), do: config |> all(:_) |> Enum.map(&elem(&1, 0))
+  def keys(config) do
+    case TTLKV.keys(store!(config), namespace!(config)) do
+      {:ok, raw} ->
+        raw
+        |> Enum.map(&Key.list_form(Key.decode(&1)))
+        |> keys_in_order(raw)
+        |> Enum.map(&Key.unwrap/1)
+
+      {:error, reason} ->
+        fail!(reason, :keys)
+    end
+  end
+
+  # As in_key_order/2, for keys alone.
+  defp keys_in_order(list_forms, [<<0, _::binary>> | _]), do: Enum.sort(list_forms)
+  defp keys_in_order(list_forms, ["", <<0, _::binary>> | _]), do: Enum.sort(list_forms)
+  defp keys_in_order(list_forms, _raw), do: list_forms
 
   # --- helpers ---------------------------------------------------------------------------
 
@@ -431,6 +600,19 @@ defmodule TTLKV.PowCache do
         raise_config_error(
           "`:ttl` must be a positive integer (milliseconds) or :infinity for " <>
             "#{inspect(__MODULE__)}, got: #{inspect(other)}"
+        )
+    end
+  end
+
+  # Pow 1.0.25+'s per-call `writes: :sync | :async`: both are served synchronously (stronger).
+  defp writes!(config) do
+    case Keyword.get(config, :writes, :sync) do
+      writes when writes in [:sync, :async] ->
+        writes
+
+      other ->
+        raise_config_error(
+          "`:writes` must be :sync or :async for #{inspect(__MODULE__)}, got: #{inspect(other)}"
         )
     end
   end

@@ -38,6 +38,34 @@ defmodule TTLKV.TestHelpers do
   end
 
   @doc """
+  Makes `dir` a store with a few entries (namespace "ns"), closes it, and damages it the way
+  lost writes can after a power loss: `data.mdb` cut to 8209 bytes (its two meta pages and a
+  little more), so the pages the last commit names are gone. Returns the path of `data.mdb`.
+  Directories an `on_corruption: :reset` open moves it to are removed after the test.
+  """
+  def damaged_store!(dir) do
+    {:ok, s} = TTLKV.open(dir)
+    :ok = TTLKV.put_many(s, "ns", for(i <- 1..5, do: {"k#{i}", "v#{i}"}), 3_600_000)
+    :ok = TTLKV.close(s)
+
+    data = Path.join(dir, "data.mdb")
+    assert File.stat!(data).size > 8209
+    {:ok, f} = :file.open(data, [:read, :write, :binary, :raw])
+    {:ok, 8209} = :file.position(f, 8209)
+    :ok = :file.truncate(f)
+    :ok = :file.close(f)
+
+    ExUnit.Callbacks.on_exit(fn ->
+      dir |> Kernel.<>(".corrupted-*") |> Path.wildcard() |> Enum.each(&File.rm_rf/1)
+    end)
+
+    data
+  end
+
+  @doc "The directories a reset moved `dir` to (`<dir>.corrupted-<unix ms>`)."
+  def set_aside(dir), do: Path.wildcard(dir <> ".corrupted-*")
+
+  @doc """
   Polls `fun` every `interval` ms until it returns a truthy value, for at most `timeout` ms;
   fails the test otherwise. Returns the truthy value.
   """
