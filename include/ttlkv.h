@@ -203,6 +203,11 @@
 #define TTLKV_BACKUP_COMPACT 1
 
 /**
+ * `ttlkv_get_many_into()`: the length reported for a key without a live entry.
+ */
+#define TTLKV_LEN_NOT_FOUND UINT64_MAX
+
+/**
  * `ttlkv_options_set_on_corruption()`: open fails with TTLKV_CORRUPTED, naming the path, and
  * touches nothing (the default).
  */
@@ -591,6 +596,27 @@ ttlkv_status ttlkv_get_many(struct ttlkv_store *s,
                             struct ttlkv_key_list **out);
 
 /**
+ * `ttlkv_get_many()` into the caller's memory, without allocating: the values of the `n`
+ * keys, from one snapshot, one after another in `buf` (`cap` bytes), in the order of `keys`.
+ * On TTLKV_OK, `lens[i]` (an array of `n`) is the length of key `i`'s value, or
+ * TTLKV_LEN_NOT_FOUND for a key without a live entry, and `*needed` the bytes used. On
+ * TTLKV_BUFFER_TOO_SMALL only `*needed` is written: the bytes the values need (call again
+ * with that much; the values may have changed meanwhile).
+ *
+ * Returns TTLKV_OK; TTLKV_BUFFER_TOO_SMALL; TTLKV_BATCH_TOO_LARGE; TTLKV_INVALID_ARGUMENT
+ * (`lens` or `needed` NULL, `buf` NULL with a non-zero `cap`); the errors of `ttlkv_get()`.
+ */
+ttlkv_status ttlkv_get_many_into(struct ttlkv_store *s,
+                                 const uint8_t *ns,
+                                 size_t ns_len,
+                                 const struct ttlkv_slice *keys,
+                                 size_t n,
+                                 uint8_t *buf,
+                                 size_t cap,
+                                 uint64_t *lens,
+                                 size_t *needed);
+
+/**
  * Removes `n` keys of `ns` in one transaction; on TTLKV_OK `*removed` is how many live
  * entries went.
  *
@@ -681,8 +707,9 @@ ttlkv_status ttlkv_max_bytes(struct ttlkv_store *s,
                              uint32_t *eviction);
 
 /**
- * Where the damaged store went when this handle's open reset it
- * (TTLKV_ON_CORRUPTION_RESET): on TTLKV_OK, `*out` holds the path (UTF-8 where the file
+ * Where the damaged store went when the open that made this process's environment of the
+ * directory reset it (TTLKV_ON_CORRUPTION_RESET; every handle on that environment reports
+ * the same): on TTLKV_OK, `*out` holds the path (UTF-8 where the file
  * system's name is, not NUL-terminated), to release with `ttlkv_buf_free()`.
  *
  * Returns TTLKV_OK; TTLKV_NOT_FOUND (the open reset nothing); TTLKV_INVALID_ARGUMENT;

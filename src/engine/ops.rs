@@ -325,11 +325,11 @@ fn incr(
         Some((_, None, len)) => {
             return Ok(Err(Error::new(
                 ErrorKind::NotACounter,
+                // The key is not named: keys are often session tokens, and errors reach logs.
                 format!(
-                    "the value of {:?} ({len} bytes) is not a counter: counters are ASCII decimal signed 64-bit integers",
-                    String::from_utf8_lossy(key)
+                    "the value ({len} bytes) is not a counter: counters are ASCII decimal signed 64-bit integers"
                 ),
-            )))
+            )));
         }
         None => match create {
             None => return Ok(Ok(None)),

@@ -281,6 +281,69 @@ pub unsafe extern "C" fn ttlkv_get_many(
     })
 }
 
+/// `ttlkv_get_many_into()`: the length reported for a key without a live entry.
+pub const TTLKV_LEN_NOT_FOUND: u64 = u64::MAX;
+
+/// `ttlkv_get_many()` into the caller's memory, without allocating: the values of the `n`
+/// keys, from one snapshot, one after another in `buf` (`cap` bytes), in the order of `keys`.
+/// On TTLKV_OK, `lens[i]` (an array of `n`) is the length of key `i`'s value, or
+/// TTLKV_LEN_NOT_FOUND for a key without a live entry, and `*needed` the bytes used. On
+/// TTLKV_BUFFER_TOO_SMALL only `*needed` is written: the bytes the values need (call again
+/// with that much; the values may have changed meanwhile).
+///
+/// Returns TTLKV_OK; TTLKV_BUFFER_TOO_SMALL; TTLKV_BATCH_TOO_LARGE; TTLKV_INVALID_ARGUMENT
+/// (`lens` or `needed` NULL, `buf` NULL with a non-zero `cap`); the errors of `ttlkv_get()`.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_get_many_into(
+    s: *mut ttlkv_store,
+    ns: *const u8,
+    ns_len: usize,
+    keys: *const ttlkv_slice,
+    n: usize,
+    buf: *mut u8,
+    cap: usize,
+    lens: *mut u64,
+    needed: *mut usize,
+) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_get_many_into", {
+        let store = try_handle!(s, "store");
+        let ns = try_input!(ns, ns_len, "ns");
+        try_out!(needed, "needed");
+        if n > 0 {
+            try_out!(lens, "lens");
+        }
+        if buf.is_null() && cap != 0 {
+            return invalid(format_args!("buf is NULL with cap {cap}"));
+        }
+        let keys = match key_slices(keys, n) {
+            Ok(k) => k,
+            Err(st) => return st,
+        };
+        // Lengths go to a scratch list first: the caller's are written only on TTLKV_OK.
+        let mut found: Vec<u64> = Vec::with_capacity(n);
+        let mut used = 0usize;
+        try_core!(store.get_many_with(ns, &keys, |_, v| match v {
+            Some(v) => {
+                if used + v.len() <= cap {
+                    // SAFETY: buf holds cap bytes (checked non-NULL when cap > 0).
+                    std::ptr::copy_nonoverlapping(v.as_ptr(), buf.add(used), v.len());
+                }
+                used += v.len();
+                found.push(v.len() as u64);
+            }
+            None => found.push(TTLKV_LEN_NOT_FOUND),
+        }));
+        *needed = used;
+        if used > cap {
+            return TTLKV_BUFFER_TOO_SMALL;
+        }
+        if n > 0 {
+            std::ptr::copy_nonoverlapping(found.as_ptr(), lens, n);
+        }
+        TTLKV_OK
+    })
+}
+
 /// Removes `n` keys of `ns` in one transaction; on TTLKV_OK `*removed` is how many live
 /// entries went.
 ///
@@ -455,8 +518,9 @@ pub unsafe extern "C" fn ttlkv_max_bytes(
     })
 }
 
-/// Where the damaged store went when this handle's open reset it
-/// (TTLKV_ON_CORRUPTION_RESET): on TTLKV_OK, `*out` holds the path (UTF-8 where the file
+/// Where the damaged store went when the open that made this process's environment of the
+/// directory reset it (TTLKV_ON_CORRUPTION_RESET; every handle on that environment reports
+/// the same): on TTLKV_OK, `*out` holds the path (UTF-8 where the file
 /// system's name is, not NUL-terminated), to release with `ttlkv_buf_free()`.
 ///
 /// Returns TTLKV_OK; TTLKV_NOT_FOUND (the open reset nothing); TTLKV_INVALID_ARGUMENT;

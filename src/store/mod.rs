@@ -133,8 +133,9 @@ impl Store {
         Ok(aside)
     }
 
-    /// Where a damaged store went when this handle's open reset it
-    /// ([`OnCorruption::Reset`](crate::OnCorruption::Reset)); `None` otherwise.
+    /// Where a damaged store went when the open that made this process's environment of the
+    /// directory reset it ([`OnCorruption::Reset`](crate::OnCorruption::Reset)); every handle
+    /// on that environment reports the same. `None` otherwise.
     pub fn corruption_reset(&self) -> Result<Option<PathBuf>> {
         Ok(self.core()?.core().reset_from.lock().clone())
     }

@@ -209,6 +209,36 @@ impl Store {
         })
     }
 
+    /// [`Store::get_many`] that lends each value instead of copying it: `f(i, value)` for every
+    /// key `i` in order (`None` for absent or expired ones), from one snapshot.
+    pub fn get_many_with(
+        &self,
+        ns: &[u8],
+        keys: &[&[u8]],
+        mut f: impl FnMut(usize, Option<&[u8]>),
+    ) -> Result<()> {
+        let g = self.core()?;
+        let core = g.core();
+        limits::keys_per_call("get_many of", keys.len(), true)?;
+        for key in keys {
+            check_key(core, ns, key)?;
+        }
+        let now = core.now_ms();
+        core.env.read(|txn| {
+            for (i, key) in keys.iter().enumerate() {
+                let found = match txn.get(EntryKey::new(ns, key).as_bytes())? {
+                    None => None,
+                    Some(v) => {
+                        let (h, value) = Header::decode(v).ok_or_else(damaged_entry)?;
+                        h.is_live(now).then_some(value)
+                    }
+                };
+                f(i, found);
+            }
+            Ok(())
+        })
+    }
+
     /// Removes `keys` in one transaction; returns how many live entries went.
     pub fn delete_many(&self, ns: &[u8], keys: &[&[u8]]) -> Result<u64> {
         let g = self.core()?;

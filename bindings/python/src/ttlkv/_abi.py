@@ -75,6 +75,7 @@ CONSTANTS: Dict[str, int] = {
     "TTLKV_EVICTION_SOONEST_DEADLINE": 0,
     "TTLKV_EVICTION_NONE": 1,
     "TTLKV_BACKUP_COMPACT": 1,
+    "TTLKV_LEN_NOT_FOUND": 18_446_744_073_709_551_615,
     "TTLKV_ON_CORRUPTION_ERROR": 0,
     "TTLKV_ON_CORRUPTION_RESET": 1,
 }
@@ -253,6 +254,20 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
             POINTER(ttlkv_slice),  # const struct ttlkv_slice *keys
             c_size_t,  # size_t n
             POINTER(POINTER(ttlkv_key_list)),  # struct ttlkv_key_list **out
+        ],
+    ),
+    "ttlkv_get_many_into": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_store),  # struct ttlkv_store *s
+            c_char_p,  # const uint8_t *ns
+            c_size_t,  # size_t ns_len
+            POINTER(ttlkv_slice),  # const struct ttlkv_slice *keys
+            c_size_t,  # size_t n
+            POINTER(c_char),  # uint8_t *buf
+            c_size_t,  # size_t cap
+            POINTER(c_uint64),  # uint64_t *lens
+            POINTER(c_size_t),  # size_t *needed
         ],
     ),
     "ttlkv_delete_many": (

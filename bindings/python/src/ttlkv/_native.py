@@ -72,7 +72,7 @@ _key_list_len = _lib.ttlkv_key_list_len
 _key_list_free = _lib.ttlkv_key_list_free
 _get_versioned = _lib.ttlkv_get_versioned
 _put_if_version = _lib.ttlkv_put_if_version
-_get_many = _lib.ttlkv_get_many
+_get_many_into = _lib.ttlkv_get_many_into
 _delete_many = _lib.ttlkv_delete_many
 _scan = _lib.ttlkv_scan
 # The list readers keep the GIL (see _ffi.HELD_FUNCTIONS); bytes_at copies what they point at.
@@ -105,6 +105,7 @@ _NEVER_C = _uint64_t(TTL_NEVER_MS)
 
 #: The ``flags`` of ``ttlkv_incr``, as the ``uint32_t`` objects its fast handle takes.
 CREATE: Any = _ffi.uint32_t(_ffi.CONSTANTS["TTLKV_INCR_CREATE"])
+_LEN_NOT_FOUND: int = _ffi.CONSTANTS["TTLKV_LEN_NOT_FOUND"]
 NO_FLAGS: Any = _ffi.uint32_t(0)
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 #: ``int64_t`` objects of the usual deltas, shared.
@@ -366,29 +367,34 @@ def scan(
 
 
 def get_many(h: Any, ns: bytes, keys: Sequence[bytes], names: Sequence[Any], op: str) -> Dict[Any, bytes]:
-    """``{names[i]: value}`` for every ``keys[i]`` with a live entry, from one snapshot."""
+    """``{names[i]: value}`` for every ``keys[i]`` with a live entry, from one snapshot: one
+    ``ttlkv_get_many_into`` call copies every value into a pooled buffer (grown and retried
+    when the values do not fit), and one length per key says where each one ends."""
+    n = len(keys)
     array, keep = _slice_array(keys)
-    handle = _ffi.KeyListPtr()
-    rc = _get_many(h, ns, len(ns), array, len(keys), _byref(handle))
-    del keep  # the library copied the keys
-    if rc != _OK:
-        raise make_error(rc, context(op, ns))
+    lens = (_uint64_t * n)()
     s = _scratch()
     try:
-        addr, length, addr_p, len_p = s.addr, s.len, s.addr_p, s.len_p
+        while True:
+            rc = _get_many_into(h, ns, len(ns), array, n, s.cbuf, s.cap, lens, s.len_p)
+            if rc != _BUFFER_TOO_SMALL:
+                break
+            pool.append(s)
+            s = Scratch(1 << (max(s.len.value, _INITIAL_BUFFER) - 1).bit_length())
+        del keep  # the library is done with the keys
+        if rc != _OK:
+            raise make_error(rc, context(op, ns))
+        view = s.view
         found: Dict[Any, bytes] = {}
-        i = 0
-        for name in names:
-            rc = _key_list_value(handle, _SIZES[i] if i <= 1024 else _size_t(i), addr_p, len_p)
-            if rc == _OK:
-                found[name] = _bytes_at(addr, length)
-            elif rc != _NOT_FOUND:
-                raise make_error(rc, context(op, ns))
-            i += 1
+        at = 0
+        for name, length in zip(names, lens):
+            if length != _LEN_NOT_FOUND:
+                found[name] = view[at : at + length].tobytes()
+                at += length
         return found
     finally:
-        pool.append(s)
-        _key_list_free(handle)
+        if s.cap <= _MAX_POOLED_BUFFER:
+            pool.append(s)
 
 
 def get_versioned(h: Any, ns: bytes, k: bytes, op: str) -> Optional[Tuple[bytes, int]]:
