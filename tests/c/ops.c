@@ -88,6 +88,18 @@ int main(int argc, char **argv) {
   CHECK(ttlkv_key_list_len(l) == 0);
   ttlkv_key_list_free(l);
   CHECK_STATUS(ttlkv_get_many(s, STR("n"), keys, TTLKV_MAX_KEYS_PER_CALL + 1, &l), TTLKV_BATCH_TOO_LARGE);
+  /* get_many_into: the values one after another in the caller's buffer */
+  uint8_t vals[8];
+  uint64_t lens[3] = {7, 7, 7};
+  size_t needed = 0;
+  CHECK_STATUS(ttlkv_get_many_into(s, STR("n"), keys, 3, vals, 1, lens, &needed), TTLKV_BUFFER_TOO_SMALL);
+  CHECK(needed == 3 && lens[0] == 7); /* "w" and "-2": nothing else written */
+  CHECK_STATUS(ttlkv_get_many_into(s, STR("n"), keys, 3, vals, sizeof vals, lens, &needed), TTLKV_OK);
+  CHECK(needed == 3 && lens[0] == 1 && lens[1] == TTLKV_LEN_NOT_FOUND && lens[2] == 2);
+  CHECK(memcmp(vals, "w-2", 3) == 0);
+  CHECK_STATUS(ttlkv_get_many_into(s, STR("n"), keys, 3, NULL, 4, lens, &needed), TTLKV_INVALID_ARGUMENT);
+  CHECK_STATUS(ttlkv_get_many_into(s, STR("n"), NULL, 0, NULL, 0, NULL, &needed), TTLKV_OK);
+  CHECK(needed == 0);
   uint64_t removed = 0;
   CHECK_STATUS(ttlkv_delete_many(s, STR("n"), keys, 3, &removed), TTLKV_OK);
   CHECK(removed == 2);
