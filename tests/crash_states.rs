@@ -1152,7 +1152,10 @@ fn run_mode(mode: Mode) {
         }
     }
     println!("{report}");
-    assert_eq!(tally.hang, 0, "a crash image made open or a read hang (see above)");
+    assert_eq!(
+        tally.hang, 0,
+        "a crash image made open or a read hang (see above)"
+    );
     assert!(tally.images > 0, "no crash image was built");
     if mode == Mode::Sync {
         assert_eq!(
