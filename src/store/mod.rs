@@ -269,16 +269,26 @@ impl Store {
 
     /// [`Store::put_many`] with `(namespace, key, value, ttl_ms)` records.
     pub fn put_many_ms(&self, records: &[RecordMs<'_>]) -> Result<()> {
+        self.put_records(records, deadline_for)
+    }
+
+    /// Writes `records` in one transaction, each deadline made by `deadline(now, the record's
+    /// fourth field)`: the one body of every batch put.
+    pub(super) fn put_records(
+        &self,
+        records: &[RecordMs<'_>],
+        deadline: impl Fn(u64, u64) -> Result<u64>,
+    ) -> Result<()> {
         let g = self.core()?;
         let core = g.core();
         let bytes: usize = records.iter().map(|r| r.1.len() + r.2.len()).sum();
         limits::batch(records.len(), bytes)?;
         let now = core.now_ms();
         let mut ops = Vec::with_capacity(records.len());
-        for (i, &(ns, key, value, ttl)) in records.iter().enumerate() {
+        for (i, &(ns, key, value, when)) in records.iter().enumerate() {
             let at = |e: Error| Error::new(e.kind(), format!("record {i}: {}", e.message()));
             check_record(core, ns, key, value).map_err(at)?;
-            let deadline = deadline_for(now, ttl).map_err(at)?;
+            let deadline = deadline(now, when).map_err(at)?;
             ops.push(PutOp {
                 ns,
                 key,

@@ -494,32 +494,15 @@ impl Store {
     /// what they were). All or none; a deadline already past is refused (`TtlInvalid`) — skip
     /// such records before.
     pub fn put_many_until(&self, records: &[RecordAt<'_>]) -> Result<()> {
-        let g = self.core()?;
-        let core = g.core();
-        let bytes: usize = records.iter().map(|r| r.1.len() + r.2.len()).sum();
-        limits::batch(records.len(), bytes)?;
-        let now = core.now_ms();
-        let mut ops = Vec::with_capacity(records.len());
-        for (i, &(ns, key, value, deadline)) in records.iter().enumerate() {
-            let at = |e: Error| Error::new(e.kind(), format!("record {i}: {}", e.message()));
-            check_record(core, ns, key, value).map_err(at)?;
+        self.put_records(records, |now, deadline| {
             if deadline <= now {
-                return Err(at(Error::new(
+                return Err(Error::new(
                     ErrorKind::TtlInvalid,
                     format!("the deadline {deadline} has passed (now is {now})"),
-                )));
+                ));
             }
-            ops.push(PutOp {
-                ns,
-                key,
-                value,
-                deadline,
-            });
-        }
-        if ops.is_empty() {
-            return Ok(());
-        }
-        core.write(Work::Put(&ops)).map(drop)
+            Ok(deadline)
+        })
     }
 
     /// The taken slots of the reader table every process shares (LMDB's `mdb_reader_list`).
