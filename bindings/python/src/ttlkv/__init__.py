@@ -22,7 +22,7 @@ from ._convert import TTL_NEVER, ttl_to_ms
 from ._errors import *  # noqa: F403  one exception class per failing status code (_errors.__all__)
 from ._namespace import Namespace
 from ._serializers import JSONSerializer, PickleSerializer, Serializer
-from ._store import Store
+from ._store import CorruptionResetWarning, Store
 
 __version__ = "0.1.0"
 
@@ -60,6 +60,7 @@ __all__ = [
     "MAX_NAMESPACE_LEN",
     "MAX_VALUE_LEN",
     "MIN_MAX_BYTES",
+    "CorruptionResetWarning",
     "JSONSerializer",
     "Namespace",
     "PickleSerializer",

@@ -489,6 +489,21 @@ def take(h: Any, ns: bytes, nsl: Any, k: bytes, op: str) -> Any:
     return value
 
 
+def corruption_reset(h: Any, ctx: str) -> Optional[bytes]:
+    """Where the open moved a damaged store (``ttlkv_corruption_reset``), or ``None``."""
+    s = _scratch()
+    rc = _lib.ttlkv_corruption_reset(h, s.out_p)
+    if rc != _OK:
+        pool.append(s)
+        if rc == _NOT_FOUND:
+            return None
+        raise make_error(rc, ctx)
+    value: bytes = _bytes_at(s.out_data, s.out_len)
+    _fbuf_free(s.out_p)
+    pool.append(s)
+    return value
+
+
 def put_if_version(
     h: Any, ns: bytes, k: bytes, v: bytes, ms: int, expected: int, op: str
 ) -> Optional[int]:

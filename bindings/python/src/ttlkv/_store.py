@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _ffi, _lifetime, _native
@@ -33,6 +34,15 @@ _fput = _ffi.fast.ttlkv_put
 _read = _native.read
 _DEADLINE_NEVER_MS = _ffi.DEADLINE_NEVER_MS
 _DURABILITY = {"sync": _ffi.DURABILITY_SYNC, "periodic": _ffi.DURABILITY_PERIODIC}
+_ON_CORRUPTION = {
+    "error": CONSTANTS["TTLKV_ON_CORRUPTION_ERROR"],
+    "reset": CONSTANTS["TTLKV_ON_CORRUPTION_RESET"],
+}
+
+
+class CorruptionResetWarning(UserWarning):
+    """Opening with ``on_corruption="reset"`` found the store damaged and replaced it with an
+    empty one (the old directory is kept aside; :meth:`Store.corruption_reset` names it)."""
 _U64_MAX = (1 << 64) - 1
 _NEVER_C = _ttl_c(None)  # the create TTL of an incr that creates nothing (ignored by the library)
 #: The eviction policies of the size bound, by the names Python uses: the header's
@@ -81,6 +91,12 @@ class Store:
             of your files. Set it only for a directory shared on purpose by users who trust
             each other. Store files that are links, hard-linked or not regular files raise
             :class:`PathInvalidError` either way. Default False.
+        on_corruption: what opening a damaged store does (README, "After a crash of the
+            machine"): ``"error"`` (default) raises :class:`CorruptedError` naming the path and
+            touches nothing; ``"reset"`` renames the directory aside
+            (``<dir>.corrupted-<unix ms>``), opens a fresh, empty store in its place and warns
+            with :class:`CorruptionResetWarning`; :meth:`corruption_reset` tells where the old
+            store went. Recommended for a cache whose contents can be rebuilt.
 
     A store is safe to use from many threads at once; every native call releases the GIL.
     Opening the same directory twice in one process shares one environment, and several
@@ -107,6 +123,7 @@ class Store:
         max_readers: Optional[int] = None,
         write_map: bool = False,
         allow_shared_dir: bool = False,
+        on_corruption: str = "error",
     ) -> None:
         self._closed = True
         self.path: str
@@ -114,11 +131,32 @@ class Store:
         options = _options(
             durability, sync_interval, map_size, max_map_size, max_readers, write_map, allow_shared_dir
         )
+        if on_corruption not in _ON_CORRUPTION:
+            raise binding_error(
+                STATUS["TTLKV_INVALID_ARGUMENT"],
+                f"on_corruption is 'error' or 'reset', not {on_corruption!r}",
+            )
+        options.append(("on_corruption", _ON_CORRUPTION[on_corruption]))
         self.durability = durability
         handle = _native.open_store(encoded, options, f"opening {self.path!r}")
         self._h = handle
         self._closed = False
         self._finalizer = _lifetime.track(self, handle)
+        if on_corruption == "reset":
+            aside = self.corruption_reset()
+            if aside is not None:
+                warnings.warn(
+                    f"ttlkv: the store at {self.path!r} was damaged: it was moved to {aside!r} "
+                    "and an empty store opened in its place (on_corruption='reset')",
+                    CorruptionResetWarning,
+                    stacklevel=2,
+                )
+
+    def corruption_reset(self) -> Optional[str]:
+        """Where a damaged store went when the open of this directory's environment in this
+        process reset it (``on_corruption="reset"``), or ``None``."""
+        aside = _native.corruption_reset(self._h, f"corruption_reset of {self.path!r}")
+        return None if aside is None else os.fsdecode(aside)
 
     # -- lifetime ------------------------------------------------------------------------
 
