@@ -19,8 +19,21 @@ LINTS += lint-python
 DEMOS += demo-python
 BENCHES += bench-python
 
-.PHONY: test-python test-python-wheel lint-python demo-python bench-python python-install \
-	python-lint-tools python-abi wheel
+.PHONY: test-python test-python-wheel test-python-django test-python-cachelib lint-python demo-python bench-python \
+	python-install python-lint-tools python-abi wheel
+
+# ttlkv.django is proven with Django's own BaseCacheTests, from the sdist of this release
+# (pinned, with its sha256 from PyPI): tests/cache of it is extracted under target/upstream.
+DJANGO_VERSION := 5.2.8
+DJANGO_SHA256 := 23254866a5bb9a2cfa6004e8b809ec6246eba4b58a7589bc2772f1bcc8456c7f
+PY_UPSTREAM := $(TARGET)/upstream
+DJANGO_SDIST := $(PY_UPSTREAM)/django-$(DJANGO_VERSION).tar.gz
+DJANGO_TESTS := $(PY_UPSTREAM)/django-$(DJANGO_VERSION)/tests
+# ttlkv.cachelib the same way, with cachelib's CommonTests/ClearTests/HasTests.
+CACHELIB_VERSION := 0.13.0
+CACHELIB_SHA256 := 209d8996e3c57595bee274ff97116d1d73c4980b2fd9a34c7846cd07fd2e1a48
+CACHELIB_SDIST := $(PY_UPSTREAM)/cachelib-$(CACHELIB_VERSION).tar.gz
+CACHELIB_DIR := $(PY_UPSTREAM)/cachelib-$(CACHELIB_VERSION)
 
 $(PY_VENV)/.ready:
 	rm -rf $(PY_VENV)
@@ -53,7 +66,8 @@ wheel: $(PY_VENV)/.ready
 # Reinstalled on every run, so the package always carries the library of the current tree.
 # The test tools are checked every run too (pip does not go to the network when satisfied).
 python-install: wheel
-	$(PY_PIP) install --quiet "pytest>=7" "mypy>=1.5"
+	$(PY_PIP) install --quiet "pytest>=7" "mypy>=1.5" "django==$(DJANGO_VERSION)" \
+	  "cachelib==$(CACHELIB_VERSION)" "pytest-xprocess>=0.23"
 	$(PY_PIP) install --quiet --force-reinstall --no-deps $(PY_WHEELS)/ttlkv-*.whl
 	env -u TTLKV_LIBRARY $(PY) -c 'import ttlkv; print("python: ttlkv", ttlkv.__version__, "over", ttlkv.library_version(), "from", ttlkv.library_path())'
 
@@ -80,8 +94,24 @@ test-python-wheel: wheel
 	  $(PY_WHEEL_VENV)/bin/python -I $(PY_DIR)/tests/wheel_smoke.py $(PY_WHEELS)/ttlkv-*.whl
 
 # TTLKV_LIBRARY is unset so that the tests exercise the library inside the installed wheel.
-test-python: python-install test-python-wheel
+test-python: python-install test-python-wheel test-python-django test-python-cachelib
 	cd $(PY_DIR) && env -u TTLKV_LIBRARY $(PY) -m pytest -p no:cacheprovider tests
+
+# A failed download or a wrong checksum fails the target: these tests are never skipped.
+$(DJANGO_SDIST): | $(PY_VENV)/.ready
+	mkdir -p $(PY_UPSTREAM)
+	$(PY_PIP) download --quiet --no-binary :all: --no-deps --dest $(PY_UPSTREAM) "django==$(DJANGO_VERSION)"
+	echo "$(DJANGO_SHA256)  $@" | sha256sum --check --quiet
+
+$(DJANGO_TESTS)/cache/tests.py: $(DJANGO_SDIST)
+	echo "$(DJANGO_SHA256)  $<" | sha256sum --check --quiet
+	tar -xzf $< -C $(PY_UPSTREAM) django-$(DJANGO_VERSION)/tests/cache
+	touch $@
+
+# Django's BaseCacheTests against ttlkv.django.TTLKVCache (tests/django_upstream/run.py fails
+# on any failure, on no test run, and on a skip it does not list).
+test-python-django: python-install $(DJANGO_TESTS)/cache/tests.py
+	env -u TTLKV_LIBRARY $(PY) $(PY_DIR)/tests/django_upstream/run.py $(DJANGO_TESTS)
 
 # The store directory is $$TTLKV_DEMO_DIR (shared with the C and Elixir demos), else a temp dir.
 demo-python: python-install
@@ -90,3 +120,18 @@ demo-python: python-install
 bench-python: python-install
 	$(PY_PIP) install --quiet -r $(ROOT)/benches/python/requirements.txt
 	env -u TTLKV_LIBRARY $(PY) $(ROOT)/benches/python/bench.py
+
+$(CACHELIB_SDIST): | $(PY_VENV)/.ready
+	mkdir -p $(PY_UPSTREAM)
+	$(PY_PIP) download --quiet --no-binary :all: --no-deps --dest $(PY_UPSTREAM) "cachelib==$(CACHELIB_VERSION)"
+	echo "$(CACHELIB_SHA256)  $@" | sha256sum --check --quiet
+
+$(CACHELIB_DIR)/tests/common.py: $(CACHELIB_SDIST)
+	echo "$(CACHELIB_SHA256)  $<" | sha256sum --check --quiet
+	tar -xzf $< -C $(PY_UPSTREAM) cachelib-$(CACHELIB_VERSION)/tests cachelib-$(CACHELIB_VERSION)/setup.cfg
+	touch $@
+
+# cachelib's tests import its conftest (which needs pytest-xprocess) and run under its setup.cfg.
+test-python-cachelib: python-install $(CACHELIB_DIR)/tests/common.py
+	cp $(PY_DIR)/tests/cachelib_upstream/cachelib_tests.py $(CACHELIB_DIR)/tests/test_ttlkv_cache.py
+	cd $(CACHELIB_DIR) && env -u TTLKV_LIBRARY $(PY) -m pytest -p no:cacheprovider -rs tests/test_ttlkv_cache.py
