@@ -490,7 +490,9 @@ fn a_backup_taken_during_writes_opens_with_every_entry_and_deadline() {
     assert_eq!(std::fs::read(dir.path().join("afile")).unwrap(), b"x");
 }
 
-/// A child process: `TTLKV_OPS_CHILD` = `ROLE:DIR`; runs 4 threads of the role.
+/// A child process: `TTLKV_OPS_CHILD` = `ROLE:DIR`; runs 4 threads of the role. The shared
+/// keys never expire: on a slow machine the run may outlast any TTL, and an expired counter
+/// would start again from the delta (which is right, and not what this test is about).
 #[test]
 fn ops_child() {
     let Ok(spec) = std::env::var("TTLKV_OPS_CHILD") else {
@@ -505,7 +507,7 @@ fn ops_child() {
             sc.spawn(move || match role {
                 "incr" => {
                     for _ in 0..INCRS {
-                        s.incr(NS, b"counter", 1, Some(MIN)).unwrap();
+                        s.incr(NS, b"counter", 1, Some(TTL_NEVER)).unwrap();
                     }
                 }
                 "cas" => {
@@ -519,7 +521,7 @@ fn ops_child() {
                                 None => (0, None),
                             };
                             let next = (n + 1).to_string();
-                            if s.put_if_version(NS, b"cas", next.as_bytes(), MIN, v)
+                            if s.put_if_version(NS, b"cas", next.as_bytes(), TTL_NEVER, v)
                                 .unwrap()
                                 .is_some()
                             {
@@ -531,7 +533,7 @@ fn ops_child() {
                 "add" => {
                     for i in 0..ROUNDS / 10 {
                         let who = format!("{me}-{t}");
-                        if s.add(NS, format!("slot-{i}").as_bytes(), who.as_bytes(), MIN)
+                        if s.add(NS, format!("slot-{i}").as_bytes(), who.as_bytes(), TTL_NEVER)
                             .unwrap()
                         {
                             println!("WON {i}");
@@ -553,7 +555,8 @@ fn ops_child() {
                     // 48 MB: beyond the 16 MiB map the parent opened with.
                     let big = vec![9u8; 1 << 20];
                     for i in 0..48 {
-                        s.put(NS, format!("grow-{i}").as_bytes(), &big, MIN).unwrap();
+                        s.put(NS, format!("grow-{i}").as_bytes(), &big, TTL_NEVER)
+                            .unwrap();
                     }
                 }
                 "grow" => {}
@@ -706,7 +709,7 @@ fn a_backup_adopts_a_map_another_process_grew() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("s");
     let s = Store::open(&p, Options::default()).unwrap();
-    s.put(NS, b"mine", b"v", MIN).unwrap();
+    s.put(NS, b"mine", b"v", TTL_NEVER).unwrap();
     // Another process grows the store far beyond this process's map, then exits.
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "ops_child", "--nocapture", "--test-threads=1"])
