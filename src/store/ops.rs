@@ -184,29 +184,9 @@ impl Store {
 
     /// The values of `keys` (`None` for absent or expired ones), in order, from one snapshot.
     pub fn get_many(&self, ns: &[u8], keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
-        let g = self.core()?;
-        let core = g.core();
-        limits::keys_per_call("get_many of", keys.len(), true)?;
-        for key in keys {
-            check_key(core, ns, key)?;
-        }
-        let now = core.now_ms();
-        // Looked up in key order, so that neighbouring keys share the pages (and cache lines)
-        // the B-tree descends through; answered in the caller's order.
-        let mut order: Vec<usize> = (0..keys.len()).collect();
-        order.sort_unstable_by_key(|&i| keys[i]);
-        core.env.read(|txn| {
-            let mut out = vec![None; keys.len()];
-            for i in order {
-                if let Some(v) = txn.get(EntryKey::new(ns, keys[i]).as_bytes())? {
-                    let (h, value) = Header::decode(v).ok_or_else(damaged_entry)?;
-                    if h.is_live(now) {
-                        out[i] = Some(value.to_vec());
-                    }
-                }
-            }
-            Ok(out)
-        })
+        let mut out = Vec::with_capacity(keys.len());
+        self.get_many_with(ns, keys, |_, v| out.push(v.map(<[u8]>::to_vec)))?;
+        Ok(out)
     }
 
     /// [`Store::get_many`] that lends each value instead of copying it: `f(i, value)` for every
