@@ -222,6 +222,17 @@
 #define TTLKV_ON_CORRUPTION_RESET 1
 
 /**
+ * `ttlkv_replica_record.flags`: the record is a tombstone (a delete on a replicating store; it reads
+ * as absent everywhere, and its value is empty).
+ */
+#define TTLKV_REPLICA_TOMBSTONE 1
+
+/**
+ * The most buckets `ttlkv_digest()` takes.
+ */
+#define TTLKV_MAX_DIGEST_BUCKETS 65536
+
+/**
  * The result of every fallible call. The numbers are part of the ABI and never reused:
  * `TTLKV_OK` and `TTLKV_NOT_FOUND` are ordinary results, 100.. are caller errors (the request
  * itself is wrong), 200.. are storage and I/O errors (the request was fine, the store could not
@@ -357,6 +368,13 @@ typedef struct ttlkv_key_list ttlkv_key_list;
 typedef struct ttlkv_options ttlkv_options;
 
 /**
+ * A list of records from `ttlkv_records()` or `ttlkv_versions()`. Opaque and immutable;
+ * released with `ttlkv_replica_list_free()`, and every pointer read from it stays valid until
+ * then.
+ */
+typedef struct ttlkv_replica_list ttlkv_replica_list;
+
+/**
  * An open store: a handle on one store directory. Opaque.
  *
  * Made by `ttlkv_open()`, released by `ttlkv_free()`. Every function taking a
@@ -436,6 +454,55 @@ typedef struct ttlkv_record {
    */
   uint64_t ttl_ms;
 } ttlkv_record;
+
+/**
+ * One record with its order: an entry or a tombstone as `ttlkv_records()` and
+ * `ttlkv_versions()` give it and `ttlkv_merge()` takes it. Byte strings follow the rules of
+ * every byte-string argument (NULL with length 0 is empty). In a list, the pointers are owned
+ * by the list.
+ */
+typedef struct ttlkv_replica_record {
+  /**
+   * The namespace.
+   */
+  const uint8_t *ns;
+  /**
+   * Its length.
+   */
+  size_t ns_len;
+  /**
+   * The key.
+   */
+  const uint8_t *key;
+  /**
+   * Its length.
+   */
+  size_t key_len;
+  /**
+   * The value (empty for a tombstone, and in the lists of `ttlkv_versions()`).
+   */
+  const uint8_t *value;
+  /**
+   * Its length.
+   */
+  size_t value_len;
+  /**
+   * The deadline, ms since the Unix epoch (TTLKV_DEADLINE_NEVER for never).
+   */
+  uint64_t deadline;
+  /**
+   * The version (a hybrid logical clock: wall-clock ms in the high bits).
+   */
+  uint64_t version;
+  /**
+   * The store that wrote it (its `ttlkv_origin()`).
+   */
+  uint64_t origin;
+  /**
+   * TTLKV_REPLICA_TOMBSTONE or 0.
+   */
+  uint32_t flags;
+} ttlkv_replica_record;
 
 #ifdef __cplusplus
 extern "C" {
@@ -831,6 +898,16 @@ ttlkv_status ttlkv_options_set_allow_shared_dir(struct ttlkv_options *o,
                                                 int32_t enabled);
 
 /**
+ * Test hook: the store's clock is the system's wall clock shifted by `offset_ms`
+ * milliseconds (a machine whose clock is off), for tests of clock skew between replicating
+ * nodes. Default 0. Every deadline and version this handle makes uses the shifted clock.
+ *
+ * Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL.
+ */
+ttlkv_status ttlkv_options_set_clock_offset_ms(struct ttlkv_options *o,
+                                               int64_t offset_ms);
+
+/**
  * What `ttlkv_open()` does with a store it finds damaged — by an ordinary open, or by the full
  * check it runs after an unclean shutdown of the machine (TTLKV_STAT_VERIFIED_AT_OPEN):
  * TTLKV_ON_CORRUPTION_ERROR (default) or TTLKV_ON_CORRUPTION_RESET.
@@ -1139,6 +1216,116 @@ ttlkv_status ttlkv_key_list_value(const struct ttlkv_key_list *l,
  * called twice on the same list.
  */
 void ttlkv_key_list_free(struct ttlkv_key_list *l);
+
+/**
+ * This store's origin: the tie-break between records of the same version from two stores
+ * (the first 8 bytes of its id, big-endian).
+ *
+ * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`s` or `out` NULL); TTLKV_CLOSED; TTLKV_PANIC.
+ */
+ttlkv_status ttlkv_origin(struct ttlkv_store *s,
+                          uint64_t *out);
+
+/**
+ * Makes the store replicating (`enabled` non-zero) or not, for every process, persistently:
+ * a delete (also `ttlkv_take()`, `ttlkv_delete_many()`) then leaves a tombstone that reads
+ * as absent everywhere and expires only after every write it must beat (its version's time
+ * plus the largest TTL its namespace was written with plus a minute; a namespace written
+ * with TTLKV_TTL_NEVER keeps its tombstones forever), and a touch takes a new version.
+ *
+ * Returns TTLKV_OK; the errors of `ttlkv_put()`.
+ */
+ttlkv_status ttlkv_set_replicated(struct ttlkv_store *s,
+                                  int32_t enabled);
+
+/**
+ * Whether the store replicates: `*out` is 1 or 0.
+ *
+ * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`s` or `out` NULL); the errors of `ttlkv_get()`.
+ */
+ttlkv_status ttlkv_replicated(struct ttlkv_store *s,
+                              int32_t *out);
+
+/**
+ * The stored, unexpired record (entry or tombstone) of each of the `n` keys (each
+ * `keys[i].ns` and `.key`; the other fields are ignored), from one snapshot, in the order
+ * asked; keys without one are left out. On TTLKV_OK, `*out` is a list to release with
+ * `ttlkv_replica_list_free()`.
+ *
+ * Returns TTLKV_OK; TTLKV_BATCH_TOO_LARGE (more than TTLKV_MAX_KEYS_PER_CALL keys);
+ * TTLKV_INVALID_ARGUMENT (`out` NULL, `keys` NULL with `n` > 0, a bad namespace); the errors
+ * of `ttlkv_get()`.
+ */
+ttlkv_status ttlkv_records(struct ttlkv_store *s,
+                           const struct ttlkv_replica_record *keys,
+                           size_t n,
+                           struct ttlkv_replica_list **out);
+
+/**
+ * Merges `n` records of other stores in one transaction: each is written unless the stored
+ * record of its key is newer or the same by `(version, origin)`, or its deadline has passed;
+ * the process's clock advances to the highest version seen. On TTLKV_OK, `*applied` (may be
+ * NULL) is how many were written. One bad record (a bad namespace, key or value, a tombstone
+ * with a value) fails the whole call and writes nothing.
+ *
+ * Returns TTLKV_OK; TTLKV_BATCH_TOO_LARGE (over TTLKV_MAX_BATCH_RECORDS records or
+ * TTLKV_MAX_BATCH_BYTES bytes); the errors of `ttlkv_put()`.
+ */
+ttlkv_status ttlkv_merge(struct ttlkv_store *s,
+                         const struct ttlkv_replica_record *records,
+                         size_t n,
+                         uint64_t *applied);
+
+/**
+ * Anti-entropy's digest: into `out` (an array of exactly `buckets` numbers), per bucket, the
+ * XOR of a hash of `(namespace, key, version, origin)` over the records (entries and
+ * tombstones) whose deadline is after `cutoff` (ms since the epoch). Two stores holding the
+ * same records have the same digest. One snapshot; it reads every record.
+ *
+ * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`out` NULL, `buckets` not in
+ * 1..=TTLKV_MAX_DIGEST_BUCKETS, `out_len` not `buckets`); the errors of `ttlkv_get()`.
+ */
+ttlkv_status ttlkv_digest(struct ttlkv_store *s,
+                          uint32_t buckets,
+                          uint64_t cutoff,
+                          uint64_t *out,
+                          size_t out_len);
+
+/**
+ * The records of the `n` buckets `which` (of `buckets`, as `ttlkv_digest()` counts them)
+ * whose deadline is after `cutoff`, without their values, in key order. On TTLKV_OK, `*out`
+ * is a list to release with `ttlkv_replica_list_free()`.
+ *
+ * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`out` NULL, `which` NULL with `n` > 0, a bucket
+ * not below `buckets`, `buckets` out of range); the errors of `ttlkv_get()`.
+ */
+ttlkv_status ttlkv_versions(struct ttlkv_store *s,
+                            uint32_t buckets,
+                            const uint32_t *which,
+                            size_t n,
+                            uint64_t cutoff,
+                            struct ttlkv_replica_list **out);
+
+/**
+ * The number of records of the list; 0 for NULL.
+ */
+size_t ttlkv_replica_list_len(const struct ttlkv_replica_list *l);
+
+/**
+ * The record at index `i` (0 to len - 1) into `*out`, its pointers owned by the list (never
+ * NULL, even for empty strings).
+ *
+ * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`l` or `out` NULL, `i` out of range); TTLKV_PANIC.
+ */
+ttlkv_status ttlkv_replica_list_get(const struct ttlkv_replica_list *l,
+                                    size_t i,
+                                    struct ttlkv_replica_record *out);
+
+/**
+ * Releases a list and everything read from it. NULL is allowed (nothing happens). Must not be
+ * called twice on the same list.
+ */
+void ttlkv_replica_list_free(struct ttlkv_replica_list *l);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,6 +15,9 @@ pub enum Clock {
     System,
     /// A clock that moves only when told to.
     Manual(ManualClock),
+    /// The system's wall clock shifted by this many milliseconds: a machine whose clock is
+    /// off (tests of clock skew between replicating nodes).
+    SystemOffset(i64),
 }
 
 impl Clock {
@@ -24,6 +27,7 @@ impl Clock {
         match self {
             Clock::System => system_now_ms(),
             Clock::Manual(m) => m.now_ms(),
+            Clock::SystemOffset(d) => system_now_ms().saturating_add_signed(*d),
         }
     }
 }

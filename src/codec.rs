@@ -2,19 +2,33 @@
 //!
 //! | record | key | value |
 //! |---|---|---|
-//! | entry | `ns_len:u8 · ns · key` | `deadline:u64 BE · version:u64 BE · flags:u8 · value` |
+//! | entry | `ns_len:u8 · ns · key` | `deadline:u64 BE · version:u64 BE · flags:u8 · [origin:u64 BE] · value` |
 //! | index | `0x00 · deadline:u64 BE · ns_len:u8 · ns · key` | empty |
-//! | settings | `0x01` | `max_bytes:u64 BE · eviction:u8` |
+//! | settings | `0x01` | `max_bytes:u64 BE · eviction:u8 · [replication]` |
+//!
+//! `flags` bit 0 marks a tombstone, bit 1 an `origin` field: an entry merged from another
+//! store carries that store's origin; one without the field was written by this store. The
+//! settings' optional replication part is `replicated:u8 · max_ttl:u64 BE · n:u16 BE ·
+//! (ns_len:u8 · ns · max_ttl:u64 BE) × n`: whether deletes leave tombstones, and the largest
+//! TTL written in the store and in each of up to [`MAX_TTL_NAMESPACES`] namespaces (what a
+//! tombstone must outlive).
 //!
 //! All live in LMDB's main database. The settings record is one byte long, so it is no entry
 //! (an entry key with `ns_len` 1 has at least two bytes); absent, every setting has its default. The namespace is length-prefixed, so `("a:b", "c")` and
 //! `("a", "b:c")` never share bytes; `ns_len` is at least 1, so an entry key never starts with
 //! the index prefix 0, and all index records sort before all entries, earliest deadline first.
 
-/// Bytes in front of every stored value: deadline, version, flags.
+/// Bytes in front of every stored value written by this store: deadline, version, flags.
 pub(crate) const HEADER_LEN: usize = 17;
-/// `flags` bit 0: the entry is a tombstone (reserved for replication; reads as absent).
+/// Bytes of the origin field of an entry merged from another store.
+const ORIGIN_LEN: usize = 8;
+/// `flags` bit 0: the entry is a tombstone (a delete on a replicating store; reads as absent).
 pub(crate) const FLAG_TOMBSTONE: u8 = 1;
+/// `flags` bit 1: an origin field follows the flags.
+const FLAG_ORIGIN: u8 = 2;
+/// The namespaces whose largest TTL the settings record keeps one by one; the others share
+/// the store-wide largest.
+pub(crate) const MAX_TTL_NAMESPACES: usize = 256;
 /// The deadline of an entry that never expires. Such entries have no index record.
 pub const NEVER: u64 = u64::MAX;
 
@@ -112,12 +126,18 @@ pub(crate) const SETTINGS_KEY: &[u8] = &[1];
 const SETTINGS_LEN: usize = 9;
 
 /// The store-wide settings every process honours (the settings record).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Settings {
     /// The bound on the bytes of the B-tree, 0 for none.
     pub max_bytes: u64,
     /// What a write that would pass `max_bytes` does: evict (true) or fail with `Full`.
     pub evict: bool,
+    /// Whether the store replicates: its deletes leave tombstones.
+    pub replicated: bool,
+    /// The largest TTL written in the store (ms; [`NEVER`] for an entry that never expires).
+    pub max_ttl: u64,
+    /// The largest TTL written in each namespace, for up to [`MAX_TTL_NAMESPACES`].
+    pub ns_ttls: Vec<(Vec<u8>, u64)>,
 }
 
 impl Default for Settings {
@@ -125,27 +145,94 @@ impl Default for Settings {
         Settings {
             max_bytes: 0,
             evict: true,
+            replicated: false,
+            max_ttl: 0,
+            ns_ttls: Vec::new(),
         }
     }
 }
 
 impl Settings {
-    pub(crate) fn encode(&self) -> [u8; SETTINGS_LEN] {
-        let mut out = [0u8; SETTINGS_LEN];
-        out[..8].copy_from_slice(&self.max_bytes.to_be_bytes());
-        out[8] = u8::from(self.evict);
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(SETTINGS_LEN);
+        out.extend_from_slice(&self.max_bytes.to_be_bytes());
+        out.push(u8::from(self.evict));
+        if self.replicated || self.max_ttl > 0 || !self.ns_ttls.is_empty() {
+            out.push(u8::from(self.replicated));
+            out.extend_from_slice(&self.max_ttl.to_be_bytes());
+            out.extend_from_slice(&(self.ns_ttls.len() as u16).to_be_bytes());
+            for (ns, ttl) in &self.ns_ttls {
+                out.push(ns.len() as u8);
+                out.extend_from_slice(ns);
+                out.extend_from_slice(&ttl.to_be_bytes());
+            }
+        }
         out
     }
 
-    /// `None` for a record of another length (damage).
+    /// `None` for a record that does not parse (damage).
     pub(crate) fn decode(v: &[u8]) -> Option<Settings> {
-        if v.len() != SETTINGS_LEN || v[8] > 1 {
+        if v.len() < SETTINGS_LEN || v[8] > 1 {
             return None;
         }
-        Some(Settings {
+        let mut s = Settings {
             max_bytes: u64::from_be_bytes(v[..8].try_into().ok()?),
             evict: v[8] == 1,
-        })
+            ..Settings::default()
+        };
+        let mut rest = &v[SETTINGS_LEN..];
+        if rest.is_empty() {
+            return Some(s);
+        }
+        if rest.len() < 11 || rest[0] > 1 {
+            return None;
+        }
+        s.replicated = rest[0] == 1;
+        s.max_ttl = u64::from_be_bytes(rest[1..9].try_into().ok()?);
+        let n = u16::from_be_bytes(rest[9..11].try_into().ok()?) as usize;
+        rest = &rest[11..];
+        for _ in 0..n {
+            let len = *rest.first()? as usize;
+            if len == 0 || rest.len() < 1 + len + 8 {
+                return None;
+            }
+            let ttl = u64::from_be_bytes(rest[1 + len..1 + len + 8].try_into().ok()?);
+            s.ns_ttls.push((rest[1..1 + len].to_vec(), ttl));
+            rest = &rest[1 + len + 8..];
+        }
+        rest.is_empty().then_some(s)
+    }
+
+    /// The largest TTL `ns` has been written with (the store-wide one for a namespace not
+    /// kept one by one).
+    pub(crate) fn max_ttl_of(&self, ns: &[u8]) -> u64 {
+        self.ns_ttls
+            .iter()
+            .find(|(n, _)| n == ns)
+            .map_or(self.max_ttl, |&(_, t)| t)
+    }
+
+    /// Notes a write of `ns` with `ttl`; true if the record must be written again.
+    pub(crate) fn note_ttl(&mut self, ns: &[u8], ttl: u64) -> bool {
+        let mut changed = false;
+        if ttl > self.max_ttl {
+            self.max_ttl = ttl;
+            changed = true;
+        }
+        let kept = self.ns_ttls.len();
+        match self.ns_ttls.iter_mut().find(|(n, _)| n == ns) {
+            Some((_, t)) if *t >= ttl => {}
+            Some((_, t)) => {
+                *t = ttl;
+                changed = true;
+            }
+            None if kept < MAX_TTL_NAMESPACES => {
+                self.ns_ttls.push((ns.to_vec(), ttl));
+                changed = true;
+            }
+            None => {}
+        }
+        changed
     }
 }
 
@@ -165,17 +252,46 @@ pub(crate) struct Header {
     pub deadline: u64,
     pub version: u64,
     pub flags: u8,
+    /// The store that wrote the entry, when another than this one (merged from a peer).
+    pub origin: Option<u64>,
 }
 
 impl Header {
+    /// A header for an entry this store writes.
+    #[inline]
+    pub(crate) fn own(deadline: u64, version: u64, tombstone: bool) -> Header {
+        Header {
+            deadline,
+            version,
+            flags: if tombstone { FLAG_TOMBSTONE } else { 0 },
+            origin: None,
+        }
+    }
+
+    /// The bytes the header takes in front of the value.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        if self.origin.is_some() {
+            HEADER_LEN + ORIGIN_LEN
+        } else {
+            HEADER_LEN
+        }
+    }
+
     #[inline]
     pub(crate) fn encode_into(&self, out: &mut [u8]) {
         out[..8].copy_from_slice(&self.deadline.to_be_bytes());
         out[8..16].copy_from_slice(&self.version.to_be_bytes());
-        out[16] = self.flags;
+        match self.origin {
+            None => out[16] = self.flags & !FLAG_ORIGIN,
+            Some(o) => {
+                out[16] = self.flags | FLAG_ORIGIN;
+                out[HEADER_LEN..HEADER_LEN + ORIGIN_LEN].copy_from_slice(&o.to_be_bytes());
+            }
+        }
     }
 
-    /// A value shorter than the header is damage, not data.
+    /// A value shorter than its header is damage, not data.
     #[inline]
     pub(crate) fn decode(v: &[u8]) -> Option<(Header, &[u8])> {
         if v.len() < HEADER_LEN {
@@ -183,13 +299,31 @@ impl Header {
         }
         let deadline = u64::from_be_bytes(v[..8].try_into().ok()?);
         let version = u64::from_be_bytes(v[8..16].try_into().ok()?);
+        let flags = v[16];
+        if flags & FLAG_ORIGIN == 0 {
+            return Some((
+                Header {
+                    deadline,
+                    version,
+                    flags,
+                    origin: None,
+                },
+                &v[HEADER_LEN..],
+            ));
+        }
+        let end = HEADER_LEN + ORIGIN_LEN;
+        if v.len() < end {
+            return None;
+        }
+        let origin = u64::from_be_bytes(v[HEADER_LEN..end].try_into().ok()?);
         Some((
             Header {
                 deadline,
                 version,
-                flags: v[16],
+                flags: flags & !FLAG_ORIGIN,
+                origin: Some(origin),
             },
-            &v[HEADER_LEN..],
+            &v[end..],
         ))
     }
 
@@ -197,6 +331,18 @@ impl Header {
     #[inline]
     pub(crate) fn is_live(&self, now: u64) -> bool {
         self.flags & FLAG_TOMBSTONE == 0 && self.deadline > now
+    }
+
+    #[inline]
+    pub(crate) fn is_tombstone(&self) -> bool {
+        self.flags & FLAG_TOMBSTONE != 0
+    }
+
+    /// The order of last-writer-wins between stores: version, then origin (`own` for an
+    /// entry this store wrote).
+    #[inline]
+    pub(crate) fn order(&self, own: u64) -> (u64, u64) {
+        (self.version, self.origin.unwrap_or(own))
     }
 }
 
@@ -227,12 +373,22 @@ mod tests {
 
     #[test]
     fn settings_and_counters_round_trip() {
-        let s = Settings {
+        let mut s = Settings {
             max_bytes: 1 << 30,
             evict: false,
+            ..Settings::default()
         };
-        assert_eq!(Settings::decode(&s.encode()), Some(s));
+        assert_eq!(Settings::decode(&s.encode()), Some(s.clone()));
+        assert_eq!(s.encode().len(), SETTINGS_LEN);
         assert_eq!(Settings::decode(&s.encode()[..8]), None);
+        s.replicated = true;
+        assert!(s.note_ttl(b"ns", 60_000));
+        assert!(!s.note_ttl(b"ns", 1_000));
+        assert!(s.note_ttl(b"other", 120_000));
+        assert_eq!((s.max_ttl_of(b"ns"), s.max_ttl_of(b"unseen")), (60_000, 120_000));
+        let enc = s.encode();
+        assert_eq!(Settings::decode(&enc), Some(s.clone()));
+        assert_eq!(Settings::decode(&enc[..enc.len() - 1]), None);
         assert!(split_entry_key(SETTINGS_KEY).is_none() && !is_index_key(SETTINGS_KEY));
         for (text, n) in [
             (&b"0"[..], Some(0)),
@@ -259,11 +415,19 @@ mod tests {
 
     #[test]
     fn header_round_trips_and_short_values_are_rejected() {
-        let h = Header {
-            deadline: 42,
-            version: 7,
-            flags: 0,
+        let merged = Header {
+            origin: Some(99),
+            ..Header::own(42, 7, true)
         };
+        let mut v = vec![0u8; merged.len() + 3];
+        merged.encode_into(&mut v);
+        v[merged.len()..].copy_from_slice(b"xyz");
+        assert_eq!(Header::decode(&v), Some((merged, &b"xyz"[..])));
+        assert!(merged.is_tombstone() && !merged.is_live(0));
+        assert_eq!(merged.order(5), (7, 99));
+        assert!(Header::decode(&v[..HEADER_LEN + 7]).is_none());
+        let h = Header::own(42, 7, false);
+        assert_eq!(h.order(5), (7, 5));
         let mut v = vec![0u8; HEADER_LEN + 3];
         h.encode_into(&mut v);
         v[HEADER_LEN..].copy_from_slice(b"abc");

@@ -43,8 +43,8 @@ pub use clock::{Clock, ManualClock};
 pub use error::{Error, ErrorKind, Result};
 pub use store::{
     Durability, EntryRef, Eviction, Namespace, OnCorruption, Options, ReaderSlot, Record, RecordAt, RecordMs,
-    Stats, Store, VerifyReport, Versioned, DEADLINE_NEVER, MAX_BATCH_BYTES, MAX_BATCH_RECORDS,
-    MAX_KEYS_PER_CALL, MAX_NAMESPACE_LEN, MAX_VALUE_LEN, MIN_MAX_BYTES, TTL_NEVER,
+    ReplicaRecord, Stats, Store, VerifyReport, Versioned, DEADLINE_NEVER, MAX_BATCH_BYTES, MAX_BATCH_RECORDS,
+    MAX_DIGEST_BUCKETS, MAX_KEYS_PER_CALL, MAX_NAMESPACE_LEN, MAX_VALUE_LEN, MIN_MAX_BYTES, TTL_NEVER,
 };
 
 /// The version of the on-disk format this build reads and writes.

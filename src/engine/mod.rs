@@ -74,6 +74,22 @@ pub(crate) enum Work<'a> {
         max_bytes: u64,
         evict: bool,
     },
+    /// Whether deletes leave tombstones (the store replicates).
+    SetReplicated(bool),
+    /// Records of other stores (or this one's, sent back): each is written unless the stored
+    /// entry is newer or equal by `(version, origin)`, or it has expired.
+    Merge(&'a [MergeOp<'a>]),
+}
+
+/// One validated record to merge: a peer's entry or tombstone with its order.
+pub(crate) struct MergeOp<'a> {
+    pub ns: &'a [u8],
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    pub deadline: u64,
+    pub version: u64,
+    pub origin: u64,
+    pub tombstone: bool,
 }
 
 /// What a [`Work`] gives back (the variant its operation documents).
@@ -106,6 +122,7 @@ impl Weigh for Work<'_> {
             Work::Put(ops) => ops.iter().map(|o| o.key.len() + o.value.len()).sum(),
             Work::Add(op) | Work::PutIfVersion { op, .. } => op.key.len() + op.value.len(),
             Work::DeleteMany { keys, .. } => keys.iter().map(|k| k.len()).sum(),
+            Work::Merge(ops) => ops.iter().map(|o| o.key.len() + o.value.len()).sum(),
             _ => 0,
         }
     }
@@ -114,6 +131,7 @@ impl Weigh for Work<'_> {
         match self {
             Work::Put(ops) => ops.len(),
             Work::DeleteMany { keys, .. } => keys.len(),
+            Work::Merge(ops) => ops.len(),
             _ => 1,
         }
     }
@@ -135,6 +153,7 @@ impl Work<'_> {
             Work::Add(op) | Work::PutIfVersion { op, .. } => op.deadline,
             Work::Touch { deadline, .. } => *deadline,
             Work::Incr { create: Some(d), .. } => *d,
+            Work::Merge(ops) => ops.iter().map(|o| o.deadline).min().unwrap_or(NEVER),
             _ => NEVER,
         }
     }
@@ -149,7 +168,23 @@ pub(crate) struct TxnCtx {
     /// The version of this transaction's writes (see [`VERSION_SHIFT`]); every entry an
     /// earlier transaction wrote has a lower one, barring a step back of the wall clock.
     pub first_version: u64,
+    /// This store's origin (the order's tie-break between stores).
+    pub origin: u64,
+    /// The settings changed (a larger TTL noted): the record is written before the commit.
+    pub settings_dirty: bool,
 }
+
+/// The wall-clock milliseconds a version was made at.
+#[inline]
+pub(crate) fn version_ms(version: u64) -> u64 {
+    version >> VERSION_SHIFT
+}
+
+/// How much longer than every write it must beat a tombstone lives (milliseconds).
+pub(crate) const TOMBSTONE_MARGIN_MS: u64 = 60_000;
+/// The TTL a tombstone assumes for the writes it must beat when the store has seen no write
+/// at all (a fresh node deleting a key only its peers hold): a day.
+pub(crate) const TOMBSTONE_UNKNOWN_TTL_MS: u64 = 86_400_000;
 
 impl TxnCtx {
     /// The version for a record that had `old` (or none): the transaction's, or the key's
@@ -275,6 +310,11 @@ pub(crate) struct Core {
     pub reset_from: Mutex<Option<std::path::PathBuf>>,
     pub(crate) committer: Committer<Work<'static>>,
     high_water: AtomicU64,
+    /// This store's origin: the first 8 bytes of its id.
+    pub origin: u64,
+    /// The highest version merged from another store: this process's writes get higher ones
+    /// (the hybrid logical clock's "advance to the remote time").
+    pub hlc: AtomicU64,
     /// The deadline the expiry thread will wake for; writers lower it (never raise it).
     pub next_wake: AtomicU64,
     pub wake_tx: Sender<()>,
@@ -326,6 +366,9 @@ impl Core {
             if fills && ctx.settings.max_bytes > 0 {
                 evicted = self.keep_bound(txn, &ctx)?;
             }
+            if ctx.settings_dirty {
+                txn.put(SETTINGS_KEY, &ctx.settings.encode())?;
+            }
             Ok(results)
         })?;
         self.counters.write_commits.fetch_add(1, Ordering::Relaxed);
@@ -351,11 +394,14 @@ impl Core {
                 )
             })?,
         };
-        let first_version = (now << VERSION_SHIFT) | (txn.id() & ((1 << VERSION_SHIFT) - 1));
+        let first_version = ((now << VERSION_SHIFT) | (txn.id() & ((1 << VERSION_SHIFT) - 1)))
+            .max(self.hlc.load(Ordering::Relaxed).saturating_add(1));
         Ok(TxnCtx {
             now,
             settings,
             first_version,
+            origin: self.origin,
+            settings_dirty: false,
         })
     }
 

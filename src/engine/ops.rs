@@ -4,10 +4,12 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{Core, Outcome, PutOp, TxnCtx, Work};
+use super::{
+    version_ms, Core, MergeOp, Outcome, PutOp, TxnCtx, Work, TOMBSTONE_MARGIN_MS, TOMBSTONE_UNKNOWN_TTL_MS,
+};
 use crate::codec::{
-    is_index_key, parse_counter, split_entry_key, split_index_key, EntryKey, Header, IndexKey, HEADER_LEN,
-    INDEX_PREFIX, NEVER, SETTINGS_KEY,
+    is_index_key, parse_counter, split_entry_key, split_index_key, EntryKey, Header, IndexKey, INDEX_PREFIX,
+    NEVER, SETTINGS_KEY,
 };
 use crate::env::{WriteKind, WriteTxn};
 use crate::error::{Error, ErrorKind, Result};
@@ -35,17 +37,15 @@ impl Core {
                 }
                 Outcome::Done(true)
             }
-            Work::Delete { ns, key } => {
-                Outcome::Done(remove_entry(txn, EntryKey::new(ns, key).as_bytes(), now)?)
-            }
+            Work::Delete { ns, key } => Outcome::Done(delete_entry(txn, ctx, ns, key)?),
             Work::DeleteMany { ns, keys } => {
                 let mut n = 0;
                 for key in keys {
-                    n += u64::from(remove_entry(txn, EntryKey::new(ns, key).as_bytes(), now)?);
+                    n += u64::from(delete_entry(txn, ctx, ns, key)?);
                 }
                 Outcome::Count(n)
             }
-            Work::Touch { ns, key, deadline } => Outcome::Done(touch(txn, ns, key, deadline, now)?),
+            Work::Touch { ns, key, deadline } => Outcome::Done(touch(txn, ctx, ns, key, deadline)?),
             Work::Add(ref op) => {
                 if live_header(txn, op.ns, op.key, now)?.is_some() {
                     Outcome::Done(false)
@@ -80,7 +80,7 @@ impl Core {
                     },
                     None => None,
                 };
-                remove_entry(txn, ek.as_bytes(), now)?;
+                delete_entry(txn, ctx, ns, key)?;
                 Outcome::Value(value)
             }
             Work::SetBound { max_bytes, evict } => {
@@ -88,6 +88,18 @@ impl Core {
                 ctx.settings.evict = evict;
                 txn.put(SETTINGS_KEY, &ctx.settings.encode())?;
                 Outcome::Done(true)
+            }
+            Work::SetReplicated(on) => {
+                ctx.settings.replicated = on;
+                ctx.settings_dirty = true;
+                Outcome::Done(true)
+            }
+            Work::Merge(ops) => {
+                let mut applied = 0;
+                for op in ops {
+                    applied += u64::from(merge_entry(txn, ctx, op)?);
+                }
+                Outcome::Count(applied)
             }
         }))
     }
@@ -229,21 +241,102 @@ pub(crate) fn put_entry(txn: &mut WriteTxn<'_>, ctx: &mut TxnCtx, op: &PutOp<'_>
             txn.del(IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
         }
     }
-    let header = Header {
-        deadline: op.deadline,
-        version: ctx.version(old.map(|h| h.version)),
-        flags: 0,
-    };
+    let header = Header::own(op.deadline, ctx.version(old.map(|h| h.version)), false);
+    note_ttl(ctx, op.ns, op.deadline);
     write_entry(txn, ek.as_bytes(), &header, op.value)?;
     Ok(header.version)
+}
+
+/// On a replicating store, keeps the largest TTL of the namespace up to date: what its
+/// tombstones must outlive.
+#[inline]
+fn note_ttl(ctx: &mut TxnCtx, ns: &[u8], deadline: u64) {
+    if ctx.settings.replicated {
+        let ttl = if deadline == NEVER {
+            NEVER
+        } else {
+            deadline.saturating_sub(ctx.now)
+        };
+        if ctx.settings.note_ttl(ns, ttl) {
+            ctx.settings_dirty = true;
+        }
+    }
+}
+
+/// Deletes `(ns, key)`; true if a live entry went. On a replicating store the entry becomes
+/// a tombstone with a new version, written even when nothing was stored (a peer may hold the
+/// key), whose deadline outlives every write it must beat: any such write has a lower version,
+/// so it was made at most at `version_ms(version)`, with at most the namespace's largest TTL.
+pub(crate) fn delete_entry(txn: &mut WriteTxn<'_>, ctx: &mut TxnCtx, ns: &[u8], key: &[u8]) -> Result<bool> {
+    let ek = EntryKey::new(ns, key);
+    if !ctx.settings.replicated {
+        return remove_entry(txn, ek.as_bytes(), ctx.now);
+    }
+    let old = txn.get(ek.as_bytes())?.and_then(Header::decode).map(|(h, _)| h);
+    if let Some(h) = old {
+        if h.deadline != NEVER {
+            txn.del(IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
+        }
+    }
+    let version = ctx.version(old.map(|h| h.version));
+    let max_ttl = match ctx.settings.max_ttl_of(ns) {
+        0 => TOMBSTONE_UNKNOWN_TTL_MS, // no write seen here yet: a peer's may have any TTL
+        t => t,
+    };
+    let deadline = if max_ttl == NEVER {
+        NEVER
+    } else {
+        version_ms(version)
+            .max(ctx.now)
+            .saturating_add(max_ttl)
+            .saturating_add(TOMBSTONE_MARGIN_MS)
+            .min(NEVER - 1)
+    };
+    write_entry(txn, ek.as_bytes(), &Header::own(deadline, version, true), &[])?;
+    Ok(old.is_some_and(|h| h.is_live(ctx.now)))
+}
+
+/// Writes a peer's record unless the stored entry is newer or the same by `(version,
+/// origin)`, or the record has expired; true if written.
+fn merge_entry(txn: &mut WriteTxn<'_>, ctx: &mut TxnCtx, op: &MergeOp<'_>) -> Result<bool> {
+    if op.deadline <= ctx.now {
+        return Ok(false);
+    }
+    let ek = EntryKey::new(op.ns, op.key);
+    let old = txn.get(ek.as_bytes())?.and_then(Header::decode).map(|(h, _)| h);
+    if let Some(h) = old {
+        if h.order(ctx.origin) >= (op.version, op.origin) {
+            return Ok(false);
+        }
+        if h.deadline != NEVER {
+            txn.del(IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
+        }
+    }
+    let header = Header {
+        origin: (op.origin != ctx.origin).then_some(op.origin),
+        ..Header::own(op.deadline, op.version, op.tombstone)
+    };
+    if ctx.settings.replicated && !op.tombstone {
+        let ttl = if op.deadline == NEVER {
+            NEVER
+        } else {
+            op.deadline.saturating_sub(version_ms(op.version).min(ctx.now))
+        };
+        if ctx.settings.note_ttl(op.ns, ttl) {
+            ctx.settings_dirty = true;
+        }
+    }
+    write_entry(txn, ek.as_bytes(), &header, op.value)?;
+    Ok(true)
 }
 
 /// Stores the entry (header and value) and its index record; the old index record, if any,
 /// is the caller's to remove.
 fn write_entry(txn: &mut WriteTxn<'_>, ek: &[u8], header: &Header, value: &[u8]) -> Result<()> {
-    txn.put_with(ek, HEADER_LEN + value.len(), |buf| {
+    let at = header.len();
+    txn.put_with(ek, at + value.len(), |buf| {
         header.encode_into(buf);
-        buf[HEADER_LEN..].copy_from_slice(value);
+        buf[at..].copy_from_slice(value);
     })?;
     if header.deadline != NEVER {
         txn.put(IndexKey::new(header.deadline, ek).as_bytes(), &[])?;
@@ -269,8 +362,10 @@ pub(crate) fn remove_entry(txn: &mut WriteTxn<'_>, ek: &[u8], now: u64) -> Resul
     Ok(live)
 }
 
-/// Gives a live entry a new deadline; its value and version stay.
-fn touch(txn: &mut WriteTxn<'_>, ns: &[u8], key: &[u8], deadline: u64, now: u64) -> Result<bool> {
+/// Gives a live entry a new deadline; its value and version stay, except on a replicating
+/// store, where the new deadline must reach the peers: there it takes a new version.
+fn touch(txn: &mut WriteTxn<'_>, ctx: &mut TxnCtx, ns: &[u8], key: &[u8], deadline: u64) -> Result<bool> {
+    let now = ctx.now;
     let ek = EntryKey::new(ns, key);
     // The value is copied out before the entry is rewritten (a write may move the page it
     // lies on): on the stack when small, as most cached values are.
@@ -298,6 +393,11 @@ fn touch(txn: &mut WriteTxn<'_>, ns: &[u8], key: &[u8], deadline: u64, now: u64)
         txn.del(IndexKey::new(header.deadline, ek.as_bytes()).as_bytes())?;
     }
     header.deadline = deadline;
+    if ctx.settings.replicated {
+        header.version = ctx.version(Some(header.version));
+        header.origin = None;
+        note_ttl(ctx, ns, deadline);
+    }
     write_entry(txn, ek.as_bytes(), &header, value)?;
     Ok(true)
 }
@@ -350,11 +450,8 @@ fn incr(
             txn.del(IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
         }
     }
-    let header = Header {
-        deadline,
-        version: ctx.version(old.map(|h| h.version)),
-        flags: 0,
-    };
+    let header = Header::own(deadline, ctx.version(old.map(|h| h.version)), false);
+    note_ttl(ctx, ns, deadline);
     write_entry(txn, ek.as_bytes(), &header, next.to_string().as_bytes())?;
     Ok(Ok(Some(next)))
 }

@@ -84,8 +84,11 @@ pub(crate) fn open_shared(path: &Path, identity: Identity, opts: &Options) -> Re
     let reclaimed = env.reader_check().unwrap_or(0) as u64;
     let (wake_tx, wake_rx): (Sender<()>, Receiver<()>) = crossbeam_channel::bounded(1);
     let now = opts.clock.now_ms();
+    let origin = u64::from_be_bytes(env.meta_info.store_id[..8].try_into().expect("16 bytes"));
     let core = Arc::new(Core {
         env,
+        origin,
+        hlc: AtomicU64::new(0),
         clock: opts.clock.clone(),
         durability: opts.durability,
         expiry_batch: opts.expiry_batch,

@@ -27,6 +27,7 @@ mod status;
 mod store;
 // After store: the header lists the functions in module order.
 mod key_list;
+mod replica;
 
 use std::ffi::c_char;
 use std::sync::OnceLock;
@@ -35,6 +36,7 @@ use std::sync::OnceLock;
 pub use key_list::*;
 pub use options::*;
 pub use panic::debug_panic_in_next_call;
+pub use replica::*;
 pub use status::{last_error_string, ttlkv_status};
 pub use store::*;
 

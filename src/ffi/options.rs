@@ -197,6 +197,27 @@ pub unsafe extern "C" fn ttlkv_options_set_allow_shared_dir(
     })
 }
 
+/// Test hook: the store's clock is the system's wall clock shifted by `offset_ms`
+/// milliseconds (a machine whose clock is off), for tests of clock skew between replicating
+/// nodes. Default 0. Every deadline and version this handle makes uses the shifted clock.
+///
+/// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_options_set_clock_offset_ms(
+    o: *mut ttlkv_options,
+    offset_ms: i64,
+) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_options_set_clock_offset_ms", {
+        let o = try_handle_mut!(o, "options");
+        o.options.clock = if offset_ms == 0 {
+            crate::Clock::System
+        } else {
+            crate::Clock::SystemOffset(offset_ms)
+        };
+        TTLKV_OK
+    })
+}
+
 /// `ttlkv_options_set_on_corruption()`: open fails with TTLKV_CORRUPTED, naming the path, and
 /// touches nothing (the default).
 pub const TTLKV_ON_CORRUPTION_ERROR: u32 = 0;

@@ -3,6 +3,7 @@
 
 mod namespace;
 mod ops;
+mod replica;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub use crate::limits::{
 pub use crate::options::{Durability, Eviction, OnCorruption, Options};
 pub use namespace::Namespace;
 pub use ops::{EntryRef, ReaderSlot, RecordAt, Versioned};
+pub use replica::{ReplicaRecord, MAX_DIGEST_BUCKETS};
 
 /// One record of [`Store::put_many_ms`]: `(namespace, key, value, ttl_ms)`.
 pub type RecordMs<'a> = (&'a [u8], &'a [u8], &'a [u8], u64);

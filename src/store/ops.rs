@@ -402,7 +402,7 @@ impl Store {
         Ok(((s.max_bytes > 0).then_some(s.max_bytes), eviction))
     }
 
-    fn settings(&self) -> Result<Settings> {
+    pub(super) fn settings(&self) -> Result<Settings> {
         let g = self.core()?;
         g.core().env.read(|txn| match txn.get(SETTINGS_KEY)? {
             None => Ok(Settings::default()),
@@ -539,6 +539,6 @@ fn next_namespace_start(ns: &[u8]) -> Option<Vec<u8>> {
 }
 
 #[cold]
-fn unexpected(o: Outcome) -> Error {
+pub(super) fn unexpected(o: Outcome) -> Error {
     Error::new(ErrorKind::Storage, format!("internal: an operation gave {o:?}"))
 }

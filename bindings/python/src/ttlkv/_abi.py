@@ -78,6 +78,8 @@ CONSTANTS: Dict[str, int] = {
     "TTLKV_LEN_NOT_FOUND": 18_446_744_073_709_551_615,
     "TTLKV_ON_CORRUPTION_ERROR": 0,
     "TTLKV_ON_CORRUPTION_RESET": 1,
+    "TTLKV_REPLICA_TOMBSTONE": 1,
+    "TTLKV_MAX_DIGEST_BUCKETS": 65536,
 }
 
 
@@ -87,6 +89,10 @@ class ttlkv_key_list(Structure):
 
 class ttlkv_options(Structure):
     """Opaque ``struct ttlkv_options``: only pointers to it exist."""
+
+
+class ttlkv_replica_list(Structure):
+    """Opaque ``struct ttlkv_replica_list``: only pointers to it exist."""
 
 
 class ttlkv_store(Structure):
@@ -125,17 +131,36 @@ class ttlkv_record(Structure):
     ]
 
 
+class ttlkv_replica_record(Structure):
+    """``struct ttlkv_replica_record``."""
+
+    _fields_ = [
+        ("ns", c_char_p),  # const uint8_t *ns
+        ("ns_len", c_size_t),  # size_t ns_len
+        ("key", c_char_p),  # const uint8_t *key
+        ("key_len", c_size_t),  # size_t key_len
+        ("value", c_char_p),  # const uint8_t *value
+        ("value_len", c_size_t),  # size_t value_len
+        ("deadline", c_uint64),  # uint64_t deadline
+        ("version", c_uint64),  # uint64_t version
+        ("origin", c_uint64),  # uint64_t origin
+        ("flags", c_uint32),  # uint32_t flags
+    ]
+
+
 #: The structs with fields, by name.
 STRUCTS: Dict[str, Type[Structure]] = {
     "ttlkv_buf": ttlkv_buf,
     "ttlkv_slice": ttlkv_slice,
     "ttlkv_record": ttlkv_record,
+    "ttlkv_replica_record": ttlkv_replica_record,
 }
 
 #: The opaque structs, by name.
 OPAQUE: Dict[str, Type[Structure]] = {
     "ttlkv_key_list": ttlkv_key_list,
     "ttlkv_options": ttlkv_options,
+    "ttlkv_replica_list": ttlkv_replica_list,
     "ttlkv_store": ttlkv_store,
 }
 
@@ -411,6 +436,13 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
             c_int32,  # int32_t enabled
         ],
     ),
+    "ttlkv_options_set_clock_offset_ms": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_options),  # struct ttlkv_options *o
+            c_int64,  # int64_t offset_ms
+        ],
+    ),
     "ttlkv_options_set_on_corruption": (
         c_uint32,  # ttlkv_status
         [
@@ -611,6 +643,86 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
         None,  # void
         [
             POINTER(ttlkv_key_list),  # struct ttlkv_key_list *l
+        ],
+    ),
+    "ttlkv_origin": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_store),  # struct ttlkv_store *s
+            POINTER(c_uint64),  # uint64_t *out
+        ],
+    ),
+    "ttlkv_set_replicated": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_store),  # struct ttlkv_store *s
+            c_int32,  # int32_t enabled
+        ],
+    ),
+    "ttlkv_replicated": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_store),  # struct ttlkv_store *s
+            POINTER(c_int32),  # int32_t *out
+        ],
+    ),
+    "ttlkv_records": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_store),  # struct ttlkv_store *s
+            POINTER(ttlkv_replica_record),  # const struct ttlkv_replica_record *keys
+            c_size_t,  # size_t n
+            POINTER(POINTER(ttlkv_replica_list)),  # struct ttlkv_replica_list **out
+        ],
+    ),
+    "ttlkv_merge": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_store),  # struct ttlkv_store *s
+            POINTER(ttlkv_replica_record),  # const struct ttlkv_replica_record *records
+            c_size_t,  # size_t n
+            POINTER(c_uint64),  # uint64_t *applied
+        ],
+    ),
+    "ttlkv_digest": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_store),  # struct ttlkv_store *s
+            c_uint32,  # uint32_t buckets
+            c_uint64,  # uint64_t cutoff
+            POINTER(c_uint64),  # uint64_t *out
+            c_size_t,  # size_t out_len
+        ],
+    ),
+    "ttlkv_versions": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_store),  # struct ttlkv_store *s
+            c_uint32,  # uint32_t buckets
+            POINTER(c_uint32),  # const uint32_t *which
+            c_size_t,  # size_t n
+            c_uint64,  # uint64_t cutoff
+            POINTER(POINTER(ttlkv_replica_list)),  # struct ttlkv_replica_list **out
+        ],
+    ),
+    "ttlkv_replica_list_len": (
+        c_size_t,  # size_t
+        [
+            POINTER(ttlkv_replica_list),  # const struct ttlkv_replica_list *l
+        ],
+    ),
+    "ttlkv_replica_list_get": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_replica_list),  # const struct ttlkv_replica_list *l
+            c_size_t,  # size_t i
+            POINTER(ttlkv_replica_record),  # struct ttlkv_replica_record *out
+        ],
+    ),
+    "ttlkv_replica_list_free": (
+        None,  # void
+        [
+            POINTER(ttlkv_replica_list),  # struct ttlkv_replica_list *l
         ],
     ),
 }
