@@ -900,7 +900,9 @@ ttlkv_status ttlkv_options_set_allow_shared_dir(struct ttlkv_options *o,
 /**
  * Test hook: the store's clock is the system's wall clock shifted by `offset_ms`
  * milliseconds (a machine whose clock is off), for tests of clock skew between replicating
- * nodes. Default 0. Every deadline and version this handle makes uses the shifted clock.
+ * nodes. Default 0. Every deadline and version the store makes uses the shifted clock. Like
+ * every option it belongs to the open environment: a second open of a directory this
+ * process already has open shares the first open's clock.
  *
  * Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL.
  */
@@ -1253,8 +1255,8 @@ ttlkv_status ttlkv_replicated(struct ttlkv_store *s,
  * `ttlkv_replica_list_free()`.
  *
  * Returns TTLKV_OK; TTLKV_BATCH_TOO_LARGE (more than TTLKV_MAX_KEYS_PER_CALL keys);
- * TTLKV_INVALID_ARGUMENT (`out` NULL, `keys` NULL with `n` > 0, a bad namespace); the errors
- * of `ttlkv_get()`.
+ * TTLKV_INVALID_ARGUMENT (`out` NULL, `keys` NULL with `n` > 0); the errors of `ttlkv_get()`
+ * for each key (TTLKV_NAMESPACE_INVALID, TTLKV_KEY_TOO_LONG, ...).
  */
 ttlkv_status ttlkv_records(struct ttlkv_store *s,
                            const struct ttlkv_replica_record *keys,
@@ -1279,7 +1281,7 @@ ttlkv_status ttlkv_merge(struct ttlkv_store *s,
 /**
  * Anti-entropy's digest: into `out` (an array of exactly `buckets` numbers), per bucket, the
  * XOR of a hash of `(namespace, key, version, origin)` over the records (entries and
- * tombstones) whose deadline is after `cutoff` (ms since the epoch). Two stores holding the
+ * tombstones) whose deadline is after both now and `cutoff` (ms since the epoch). Two stores holding the
  * same records have the same digest. One snapshot; it reads every record.
  *
  * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`out` NULL, `buckets` not in
@@ -1293,7 +1295,7 @@ ttlkv_status ttlkv_digest(struct ttlkv_store *s,
 
 /**
  * The records of the `n` buckets `which` (of `buckets`, as `ttlkv_digest()` counts them)
- * whose deadline is after `cutoff`, without their values, in key order. On TTLKV_OK, `*out`
+ * whose deadline is after both now and `cutoff`, without their values, in key order. On TTLKV_OK, `*out`
  * is a list to release with `ttlkv_replica_list_free()`.
  *
  * Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`out` NULL, `which` NULL with `n` > 0, a bucket

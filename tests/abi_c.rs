@@ -281,3 +281,15 @@ fn cache_operations_through_the_abi() {
     let dir = store_dir();
     run(&exe, &[dir.path().to_str().unwrap()], &[]);
 }
+
+#[test]
+fn replication_through_the_abi() {
+    let exe = build("replica", false);
+    let (a, b) = (store_dir(), store_dir());
+    let out = run(
+        &exe,
+        &[a.path().to_str().unwrap(), b.path().to_str().unwrap()],
+        &[],
+    );
+    assert!(out.contains("replica: ok"), "{out}");
+}

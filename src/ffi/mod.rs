@@ -117,6 +117,7 @@ const _: () = assert!(TTLKV_TTL_NEVER == u64::MAX && TTLKV_DEADLINE_NEVER == cra
 const _: () = assert!(TTLKV_MAX_NAMESPACE_LEN == crate::MAX_NAMESPACE_LEN);
 const _: () = assert!(TTLKV_MAX_VALUE_LEN == crate::MAX_VALUE_LEN);
 const _: () = assert!(TTLKV_MAX_KEYS_PER_CALL == crate::MAX_KEYS_PER_CALL);
+const _: () = assert!(crate::MAX_KEYS_PER_CALL == crate::MAX_BATCH_RECORDS);
 const _: () = assert!(TTLKV_MIN_MAX_BYTES == crate::MIN_MAX_BYTES);
 const _: () = assert!(TTLKV_MAX_BATCH_RECORDS == crate::MAX_BATCH_RECORDS);
 const _: () = assert!(TTLKV_MAX_BATCH_BYTES == crate::MAX_BATCH_BYTES);

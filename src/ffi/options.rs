@@ -199,7 +199,9 @@ pub unsafe extern "C" fn ttlkv_options_set_allow_shared_dir(
 
 /// Test hook: the store's clock is the system's wall clock shifted by `offset_ms`
 /// milliseconds (a machine whose clock is off), for tests of clock skew between replicating
-/// nodes. Default 0. Every deadline and version this handle makes uses the shifted clock.
+/// nodes. Default 0. Every deadline and version the store makes uses the shifted clock. Like
+/// every option it belongs to the open environment: a second open of a directory this
+/// process already has open shares the first open's clock.
 ///
 /// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL.
 #[no_mangle]

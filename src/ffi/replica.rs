@@ -7,7 +7,7 @@ use super::cast::{try_ref, BoxCastPtr, Castable, OwnershipBox};
 use super::status::ttlkv_status::{self, *};
 use super::status::{fail, invalid};
 use super::store::ttlkv_store;
-use crate::{ReplicaRecord, MAX_KEYS_PER_CALL};
+use crate::{ReplicaRecord, MAX_BATCH_RECORDS};
 
 /// `ttlkv_replica_record.flags`: the record is a tombstone (a delete on a replicating store; it reads
 /// as absent everywhere, and its value is empty).
@@ -106,8 +106,8 @@ pub unsafe extern "C" fn ttlkv_replicated(s: *mut ttlkv_store, out: *mut i32) ->
 /// `ttlkv_replica_list_free()`.
 ///
 /// Returns TTLKV_OK; TTLKV_BATCH_TOO_LARGE (more than TTLKV_MAX_KEYS_PER_CALL keys);
-/// TTLKV_INVALID_ARGUMENT (`out` NULL, `keys` NULL with `n` > 0, a bad namespace); the errors
-/// of `ttlkv_get()`.
+/// TTLKV_INVALID_ARGUMENT (`out` NULL, `keys` NULL with `n` > 0); the errors of `ttlkv_get()`
+/// for each key (TTLKV_NAMESPACE_INVALID, TTLKV_KEY_TOO_LONG, ...).
 #[no_mangle]
 pub unsafe extern "C" fn ttlkv_records(
     s: *mut ttlkv_store,
@@ -172,7 +172,7 @@ pub unsafe extern "C" fn ttlkv_merge(
 
 /// Anti-entropy's digest: into `out` (an array of exactly `buckets` numbers), per bucket, the
 /// XOR of a hash of `(namespace, key, version, origin)` over the records (entries and
-/// tombstones) whose deadline is after `cutoff` (ms since the epoch). Two stores holding the
+/// tombstones) whose deadline is after both now and `cutoff` (ms since the epoch). Two stores holding the
 /// same records have the same digest. One snapshot; it reads every record.
 ///
 /// Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`out` NULL, `buckets` not in
@@ -198,7 +198,7 @@ pub unsafe extern "C" fn ttlkv_digest(
 }
 
 /// The records of the `n` buckets `which` (of `buckets`, as `ttlkv_digest()` counts them)
-/// whose deadline is after `cutoff`, without their values, in key order. On TTLKV_OK, `*out`
+/// whose deadline is after both now and `cutoff`, without their values, in key order. On TTLKV_OK, `*out`
 /// is a list to release with `ttlkv_replica_list_free()`.
 ///
 /// Returns TTLKV_OK; TTLKV_INVALID_ARGUMENT (`out` NULL, `which` NULL with `n` > 0, a bucket
@@ -290,10 +290,11 @@ unsafe fn records_in<'a>(
     records: *const ttlkv_replica_record,
     n: usize,
 ) -> Result<Vec<RecordIn<'a>>, ttlkv_status> {
-    if n > MAX_KEYS_PER_CALL {
+    // MAX_BATCH_RECORDS (merge) and MAX_KEYS_PER_CALL (records) are one number.
+    if n > MAX_BATCH_RECORDS {
         return Err(fail(
             TTLKV_BATCH_TOO_LARGE,
-            format_args!("{n} records is over the limit of {MAX_KEYS_PER_CALL}"),
+            format_args!("{n} records is over the limit of {MAX_BATCH_RECORDS}"),
         ));
     }
     if n == 0 {

@@ -132,7 +132,7 @@ impl Store {
 
     /// Anti-entropy's first step: `buckets` hashes, each the XOR of a hash of `(namespace,
     /// key, version, origin)` over the records (entries and tombstones) of one bucket whose
-    /// deadline is after `cutoff` (ms since the epoch: leave out what is about to expire,
+    /// deadline is after both now and `cutoff` (ms since the epoch: leave out what is about to expire,
     /// which two stores may see on either side of its deadline). Two stores holding the same
     /// records have the same digest; a differing bucket is compared with
     /// [`Store::versions`]. One snapshot; it reads every record.
@@ -148,7 +148,7 @@ impl Store {
     }
 
     /// The records of the buckets `which` (of `buckets`, as [`Store::digest`] counts them)
-    /// whose deadline is after `cutoff`, without their values, in key order.
+    /// whose deadline is after both now and `cutoff`, without their values, in key order.
     pub fn versions(&self, buckets: u32, which: &[u32], cutoff: u64) -> Result<Vec<ReplicaRecord>> {
         check_buckets(buckets)?;
         if let Some(b) = which.iter().find(|&&b| b >= buckets) {
@@ -173,11 +173,13 @@ impl Store {
     }
 
     /// `f(entry key, header, own origin)` for every entry and tombstone whose deadline is
-    /// after `cutoff`, in key order, from one snapshot.
+    /// after now and `cutoff`, in key order, from one snapshot.
     fn each_record(&self, cutoff: u64, mut f: impl FnMut(&[u8], &Header, u64) -> bool) -> Result<()> {
         let g = self.core()?;
         let core = g.core();
         let own = core.origin;
+        // What has expired is never compared, whether or not the expiry thread removed it yet.
+        let cutoff = cutoff.max(core.now_ms());
         core.env.read(|txn| {
             let mut damaged = false;
             txn.scan_from(SETTINGS_KEY, |k, v| {

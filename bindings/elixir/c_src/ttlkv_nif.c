@@ -280,9 +280,10 @@ nif_live_stores(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
  *       OnCorruption}),
  * the first seven each nil (the library's default) or a non-negative integer (WriteMap and
  * AllowSharedDir: non-zero turns the option on); OnCorruption nil, error or reset
- * (TTLKV_ON_CORRUPTION_ERROR / TTLKV_ON_CORRUPTION_RESET). */
+ * (TTLKV_ON_CORRUPTION_ERROR / TTLKV_ON_CORRUPTION_RESET); ClockOffsetMs nil or a signed
+ * integer (the test hook ttlkv_options_set_clock_offset_ms). */
 #define N_NUMERIC_OPEN_OPTS 7
-#define N_OPEN_OPTS (N_NUMERIC_OPEN_OPTS + 1)
+#define N_OPEN_OPTS (N_NUMERIC_OPEN_OPTS + 2)
 static ERL_NIF_TERM
 nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
@@ -322,6 +323,10 @@ nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     } else if (!enif_is_identical(opt[7], ATOM_NIL)) {
         return enif_make_badarg(env);
     }
+    ErlNifSInt64 clock_offset = 0;
+    if (!enif_is_identical(opt[8], ATOM_NIL) && !enif_get_int64(env, opt[8], &clock_offset)) {
+        return enif_make_badarg(env);
+    }
 
     cpath = enif_alloc(path.size + 1);
     if (cpath == NULL) {
@@ -358,6 +363,9 @@ nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     }
     if (on_corruption_set && st == TTLKV_OK) {
         st = ttlkv_options_set_on_corruption(o, on_corruption);
+    }
+    if (clock_offset != 0 && st == TTLKV_OK) {
+        st = ttlkv_options_set_clock_offset_ms(o, (int64_t)clock_offset);
     }
     if (st == TTLKV_OK) {
         st = ttlkv_open(cpath, o, &store);
@@ -1198,6 +1206,251 @@ nif_backup(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 
 /* --- load ----------------------------------------------------------------------------- */
 
+
+/* --- replication: the order of records, merge, anti-entropy -------------------------- */
+
+/* origin(Store) -> {ok, Origin} | {error, _}: no transaction (read at open). */
+static ERL_NIF_TERM
+nif_origin(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    uint64_t origin = 0;
+    (void)argc;
+    if (!get_store(env, argv[0], &s)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_origin(s->store, &origin);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    return enif_make_tuple2(env, ATOM_OK, enif_make_uint64(env, (ErlNifUInt64)origin));
+}
+
+/* set_replicated(Store, true | false) -> ok | {error, _} */
+static ERL_NIF_TERM
+nif_set_replicated(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    int on;
+    (void)argc;
+    if (!get_store(env, argv[0], &s)) {
+        return enif_make_badarg(env);
+    }
+    if (enif_is_identical(argv[1], ATOM_TRUE)) {
+        on = 1;
+    } else if (enif_is_identical(argv[1], ATOM_FALSE)) {
+        on = 0;
+    } else {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_set_replicated(s->store, on);
+    return st == TTLKV_OK ? ATOM_OK : make_error(env, st);
+}
+
+/* replicated(Store) -> {ok, boolean()} | {error, _} */
+static ERL_NIF_TERM
+nif_replicated(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    int32_t on = 0;
+    (void)argc;
+    if (!get_store(env, argv[0], &s)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_replicated(s->store, &on);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    return enif_make_tuple2(env, ATOM_OK, on ? ATOM_TRUE : ATOM_FALSE);
+}
+
+/* A list of records as Erlang terms: {Ns, Key, Value, Deadline, Version, Origin, Tombstone}. */
+static ERL_NIF_TERM
+replica_list_to_term(ErlNifEnv *env, ttlkv_replica_list *l)
+{
+    size_t n = ttlkv_replica_list_len(l);
+    ERL_NIF_TERM list = enif_make_list(env, 0);
+    for (size_t i = n; i > 0; i--) {
+        ttlkv_replica_record r;
+        if (ttlkv_replica_list_get(l, i - 1, &r) != TTLKV_OK) {
+            return make_error(env, TTLKV_PANIC);
+        }
+        ERL_NIF_TERM t[7] = {
+            make_binary_copy(env, r.ns, r.ns_len),
+            make_binary_copy(env, r.key, r.key_len),
+            make_binary_copy(env, r.value, r.value_len),
+            enif_make_uint64(env, (ErlNifUInt64)r.deadline),
+            enif_make_uint64(env, (ErlNifUInt64)r.version),
+            enif_make_uint64(env, (ErlNifUInt64)r.origin),
+            (r.flags & TTLKV_REPLICA_TOMBSTONE) ? ATOM_TRUE : ATOM_FALSE,
+        };
+        list = enif_make_list_cell(env, enif_make_tuple_from_array(env, t, 7), list);
+    }
+    return enif_make_tuple2(env, ATOM_OK, list);
+}
+
+/* Decodes a list of {Ns, Key} (keys = 1) or of whole record tuples (keys = 0) into an array
+ * (enif_alloc'd, *out; the byte strings point into env's binaries). */
+static int
+get_replica_records(ErlNifEnv *env, ERL_NIF_TERM list, int keys, ttlkv_replica_record **out,
+                    unsigned int *n)
+{
+    ERL_NIF_TERM head, tail = list;
+    if (!enif_get_list_length(env, list, n)) {
+        return 0;
+    }
+    *out = enif_alloc(sizeof(ttlkv_replica_record) * (*n > 0 ? *n : 1));
+    if (*out == NULL) {
+        return 0;
+    }
+    for (unsigned int i = 0; i < *n; i++) {
+        const ERL_NIF_TERM *t;
+        int arity;
+        ErlNifBinary ns, key, value;
+        ErlNifUInt64 deadline = 0, version = 0, origin = 0;
+        ttlkv_replica_record *r = &(*out)[i];
+        if (!enif_get_list_cell(env, tail, &head, &tail) || !enif_get_tuple(env, head, &arity, &t) ||
+            arity != (keys ? 2 : 7) || !get_bytes(env, t[0], &ns) || !get_bytes(env, t[1], &key)) {
+            enif_free(*out);
+            return 0;
+        }
+        memset(r, 0, sizeof(*r));
+        r->ns = ns.data;
+        r->ns_len = ns.size;
+        r->key = key.size > 0 ? key.data : EMPTY_KEY;
+        r->key_len = key.size;
+        r->value = EMPTY_KEY;
+        if (!keys) {
+            if (!get_bytes(env, t[2], &value) || !enif_get_uint64(env, t[3], &deadline) ||
+                !enif_get_uint64(env, t[4], &version) || !enif_get_uint64(env, t[5], &origin) ||
+                !(enif_is_identical(t[6], ATOM_TRUE) || enif_is_identical(t[6], ATOM_FALSE))) {
+                enif_free(*out);
+                return 0;
+            }
+            r->value = value.size > 0 ? value.data : EMPTY_KEY;
+            r->value_len = value.size;
+            r->deadline = (uint64_t)deadline;
+            r->version = (uint64_t)version;
+            r->origin = (uint64_t)origin;
+            r->flags = enif_is_identical(t[6], ATOM_TRUE) ? TTLKV_REPLICA_TOMBSTONE : 0;
+        }
+    }
+    return 1;
+}
+
+/* records(Store, [{Ns, Key}]) -> {ok, [Record]} | {error, _}: the stored, unexpired record
+ * (entry or tombstone) of each key asked, in that order; keys without one are left out. */
+static ERL_NIF_TERM
+nif_records(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ttlkv_replica_record *keys = NULL;
+    unsigned int n = 0;
+    ttlkv_replica_list *l = NULL;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_replica_records(env, argv[1], 1, &keys, &n)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_records(s->store, keys, n, &l);
+    enif_free(keys);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    ERL_NIF_TERM out = replica_list_to_term(env, l);
+    ttlkv_replica_list_free(l);
+    return out;
+}
+
+/* merge(Store, [Record]) -> {ok, Applied} | {error, _} */
+static ERL_NIF_TERM
+nif_merge(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ttlkv_replica_record *recs = NULL;
+    unsigned int n = 0;
+    uint64_t applied = 0;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_replica_records(env, argv[1], 0, &recs, &n)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_merge(s->store, recs, n, &applied);
+    enif_free(recs);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    return enif_make_tuple2(env, ATOM_OK, enif_make_uint64(env, (ErlNifUInt64)applied));
+}
+
+/* digest(Store, Buckets, Cutoff) -> {ok, Binary of Buckets big-endian 64-bit hashes} |
+ * {error, _}. A binary: compact on the wire, compared bucket by bucket. */
+static ERL_NIF_TERM
+nif_digest(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    unsigned int buckets;
+    ErlNifUInt64 cutoff;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !enif_get_uint(env, argv[1], &buckets) ||
+        buckets == 0 || buckets > TTLKV_MAX_DIGEST_BUCKETS || !enif_get_uint64(env, argv[2], &cutoff)) {
+        return enif_make_badarg(env);
+    }
+    uint64_t *d = enif_alloc(sizeof(uint64_t) * buckets);
+    if (d == NULL) {
+        return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+    }
+    ttlkv_status st = ttlkv_digest(s->store, buckets, (uint64_t)cutoff, d, buckets);
+    if (st != TTLKV_OK) {
+        enif_free(d);
+        return make_error(env, st);
+    }
+    ERL_NIF_TERM bin;
+    unsigned char *p = enif_make_new_binary(env, (size_t)buckets * 8, &bin);
+    for (unsigned int i = 0; i < buckets; i++) {
+        for (int b = 0; b < 8; b++) {
+            p[i * 8 + b] = (unsigned char)(d[i] >> (56 - 8 * b));
+        }
+    }
+    enif_free(d);
+    return enif_make_tuple2(env, ATOM_OK, bin);
+}
+
+/* versions(Store, Buckets, [Bucket], Cutoff) -> {ok, [Record without value]} | {error, _} */
+static ERL_NIF_TERM
+nif_versions(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    unsigned int buckets, n = 0;
+    ErlNifUInt64 cutoff;
+    ERL_NIF_TERM head, tail;
+    ttlkv_replica_list *l = NULL;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !enif_get_uint(env, argv[1], &buckets) ||
+        !enif_get_list_length(env, argv[2], &n) || !enif_get_uint64(env, argv[3], &cutoff)) {
+        return enif_make_badarg(env);
+    }
+    uint32_t *which = enif_alloc(sizeof(uint32_t) * (n > 0 ? n : 1));
+    if (which == NULL) {
+        return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+    }
+    tail = argv[2];
+    for (unsigned int i = 0; i < n; i++) {
+        unsigned int b;
+        if (!enif_get_list_cell(env, tail, &head, &tail) || !enif_get_uint(env, head, &b)) {
+            enif_free(which);
+            return enif_make_badarg(env);
+        }
+        which[i] = b;
+    }
+    ttlkv_status st = ttlkv_versions(s->store, buckets, which, n, (uint64_t)cutoff, &l);
+    enif_free(which);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    ERL_NIF_TERM out = replica_list_to_term(env, l);
+    ttlkv_replica_list_free(l);
+    return out;
+}
+
 static int
 on_load(ErlNifEnv *env, void **priv, ERL_NIF_TERM load_info)
 {
@@ -1304,6 +1557,13 @@ static ErlNifFunc nif_funcs[] = {
     {"set_max_bytes", 3, nif_set_max_bytes, DIRTY_IO},
     {"max_bytes", 1, nif_max_bytes, DIRTY_IO},
     {"backup", 3, nif_backup, DIRTY_IO},
+    {"origin", 1, nif_origin, 0},
+    {"set_replicated", 2, nif_set_replicated, DIRTY_IO},
+    {"replicated", 1, nif_replicated, DIRTY_IO},
+    {"records", 2, nif_records, DIRTY_IO},
+    {"merge", 2, nif_merge, DIRTY_IO},
+    {"digest", 3, nif_digest, DIRTY_IO},
+    {"versions", 4, nif_versions, DIRTY_IO},
 };
 
 ERL_NIF_INIT(Elixir.TTLKV.NIF, nif_funcs, on_load, NULL, on_upgrade, NULL)

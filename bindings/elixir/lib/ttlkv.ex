@@ -114,6 +114,7 @@ defmodule TTLKV do
           | {:write_map, boolean()}
           | {:allow_shared_dir, boolean()}
           | {:on_corruption, :error | :reset}
+          | {:clock_offset_ms, integer()}
 
   @read_scheduler Application.compile_env(:ttlkv, :read_scheduler, :normal)
   unless @read_scheduler in [:normal, :dirty] do
@@ -128,7 +129,8 @@ defmodule TTLKV do
     :max_readers,
     :write_map,
     :allow_shared_dir,
-    :on_corruption
+    :on_corruption,
+    :clock_offset_ms
   ]
 
   @doc "The names of the options `open/2` takes."
@@ -169,6 +171,9 @@ defmodule TTLKV do
       directory set aside is never removed by the library: delete it once looked at. For a
       cache whose entries can be rebuilt (sessions: users log in again), `:reset` is the
       recommended setting; `TTLKV.PowCache` uses it by default.
+    * `:clock_offset_ms` - a test hook: the store's clock is the system's shifted by this
+      many milliseconds (a machine whose clock is off), for tests of clock skew between
+      replicating nodes. Default 0.
 
   A directory `open/2` creates gets mode 0700 (never group- or world-writable, whatever the
   umask); one that already exists keeps its mode, so create it 0700 yourself (a umask of 002
@@ -230,7 +235,8 @@ defmodule TTLKV do
       positive(opts, :max_readers),
       flag(opts, :write_map),
       flag(opts, :allow_shared_dir),
-      on_corruption
+      on_corruption,
+      clock_offset(opts)
     }
 
     case TTLKV.NIF.open(path, nif_opts) do
@@ -854,6 +860,74 @@ defmodule TTLKV do
   @doc "The C ABI version of the loaded library (the NIF refuses to load any other)."
   @spec abi_version() :: pos_integer()
   def abi_version, do: TTLKV.NIF.abi_version()
+
+  # --- replication ---------------------------------------------------------------------
+
+  @typedoc """
+  A record with its replication order, as `records/2` and `versions/4` give it and `merge/2`
+  takes it: `{namespace, key, value, deadline_ms, version, origin, tombstone?}` (the value is
+  empty for a tombstone and in the lists of `versions/4`; the deadline is
+  `18446744073709551615` for an entry that never expires).
+  """
+  @type replica_record ::
+          {binary(), binary(), binary(), non_neg_integer(), non_neg_integer(), non_neg_integer(),
+           boolean()}
+
+  @doc """
+  This store's origin: the tie-break between two stores' records of the same version.
+  """
+  @spec origin(t()) :: {:ok, non_neg_integer()} | {:error, reason()}
+  def origin(store), do: TTLKV.NIF.origin(ref!(store))
+
+  @doc """
+  Makes the store replicating (or not), for every process and persistently: deletes (also
+  `take/3`, `delete_many/3`) then leave tombstones that read as absent everywhere and expire
+  only after every write they must beat, and a touch takes a new version. `TTLKV.PowCache`
+  turns it on when it replicates.
+  """
+  @spec set_replicated(t(), boolean()) :: :ok | {:error, reason()}
+  def set_replicated(store, on) when is_boolean(on), do: TTLKV.NIF.set_replicated(ref!(store), on)
+
+  @doc "Whether the store replicates (`set_replicated/2`)."
+  @spec replicated?(t()) :: {:ok, boolean()} | {:error, reason()}
+  def replicated?(store), do: TTLKV.NIF.replicated(ref!(store))
+
+  @doc """
+  The stored, unexpired record (entry or tombstone) of each `{namespace, key}`, in the order
+  asked, from one snapshot; keys without one are left out.
+  """
+  @spec records(t(), [{binary(), binary()}]) :: {:ok, [replica_record()]} | {:error, reason()}
+  def records(store, keys) when is_list(keys), do: TTLKV.NIF.records(ref!(store), keys)
+
+  @doc """
+  Merges records of other stores in one transaction: each is written unless the stored
+  record of its key is newer or the same by `{version, origin}`, or its deadline has passed.
+  Returns how many were written; one bad record fails the call and writes nothing.
+  """
+  @spec merge(t(), [replica_record()]) :: {:ok, non_neg_integer()} | {:error, reason()}
+  def merge(store, records) when is_list(records), do: TTLKV.NIF.merge(ref!(store), records)
+
+  @doc """
+  Anti-entropy's digest: a binary of `buckets` big-endian 64-bit hashes, each over the
+  records (entries and tombstones) of one bucket whose deadline is after `cutoff_ms`. Two
+  stores holding the same records have the same digest.
+  """
+  @spec digest(t(), pos_integer(), non_neg_integer()) :: {:ok, binary()} | {:error, reason()}
+  def digest(store, buckets, cutoff_ms), do: TTLKV.NIF.digest(ref!(store), buckets, cutoff_ms)
+
+  @doc "The records (without values) of the buckets `which` of a `digest/3`, in key order."
+  @spec versions(t(), pos_integer(), [non_neg_integer()], non_neg_integer()) ::
+          {:ok, [replica_record()]} | {:error, reason()}
+  def versions(store, buckets, which, cutoff_ms) when is_list(which),
+    do: TTLKV.NIF.versions(ref!(store), buckets, which, cutoff_ms)
+
+  defp clock_offset(opts) do
+    case Keyword.get(opts, :clock_offset_ms, 0) do
+      0 -> nil
+      n when is_integer(n) -> n
+      other -> raise ArgumentError, "clock_offset_ms must be an integer, got: #{inspect(other)}"
+    end
+  end
 
   defp ref!(%__MODULE__{ref: ref}), do: ref
 

@@ -489,7 +489,7 @@ defmodule TTLKV.PowCacheTest do
       assert message2 =~ below
     end
 
-    test "with replication options, or a :path that is no path, it does not start" do
+    test "with invalid replication options, or a :path that is no path, it does not start" do
       for bad <- ["", nil, ~c"/tmp/x", 7] do
         assert {:error, {%PowCache.StartError{reason: :path_invalid, message: message}, _}} =
                  start_supervised({PowCache, name: :pow_badpath, path: bad})
@@ -497,12 +497,21 @@ defmodule TTLKV.PowCacheTest do
         assert message =~ ":path must be a non-empty string"
       end
 
-      assert {:error, {%PowCache.StartError{message: message}, _}} =
-               start_supervised(
-                 {PowCache, path: tmp_dir("repl"), name: :pow_repl, extra_db_nodes: [:a@b]}
-               )
+      for {key, bad} <- [
+            extra_db_nodes: "a@b",
+            nodes: [~c"a@b"],
+            replicate: :maybe,
+            replicate_timeout: 0,
+            sync_on_start: -1,
+            anti_entropy_interval: :never
+          ] do
+        assert {:error, {%PowCache.StartError{message: message, reason: {:options, [^key]}}, _}} =
+                 start_supervised(
+                   {PowCache, [path: tmp_dir("repl"), name: :pow_repl] ++ [{key, bad}]}
+                 )
 
-      assert message =~ "extra_db_nodes"
+        assert message =~ inspect(key)
+      end
     end
 
     test "calls without a running store raise", %{dir: _dir} do

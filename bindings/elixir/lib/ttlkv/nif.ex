@@ -103,4 +103,11 @@ defmodule TTLKV.NIF do
   def set_max_bytes(_store, _bytes, _eviction), do: :erlang.nif_error(:nif_not_loaded)
   def max_bytes(_store), do: :erlang.nif_error(:nif_not_loaded)
   def backup(_store, _dest, _compact), do: :erlang.nif_error(:nif_not_loaded)
+  def origin(_store), do: :erlang.nif_error(:nif_not_loaded)
+  def set_replicated(_store, _on), do: :erlang.nif_error(:nif_not_loaded)
+  def replicated(_store), do: :erlang.nif_error(:nif_not_loaded)
+  def records(_store, _keys), do: :erlang.nif_error(:nif_not_loaded)
+  def merge(_store, _records), do: :erlang.nif_error(:nif_not_loaded)
+  def digest(_store, _buckets, _cutoff), do: :erlang.nif_error(:nif_not_loaded)
+  def versions(_store, _buckets, _which, _cutoff), do: :erlang.nif_error(:nif_not_loaded)
 end

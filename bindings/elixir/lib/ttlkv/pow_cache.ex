@@ -48,8 +48,22 @@ defmodule TTLKV.PowCache do
     * `:timeout`, `:table_opts` - MnesiaCache options, accepted and ignored: nothing to wait
       for (opening is O(1) in the number of keys) and no table. (`:writes` is accepted here
       too, though Pow reads it from each call's config; see below.)
-    * `:nodes`, `:extra_db_nodes` - multi-node replication is not supported yet; the start
-      fails rather than silently running single-node.
+    * `:nodes`, `:extra_db_nodes` - nodes to connect at start (a list, or `{m, f, a}`
+      returning one, as Pow's MnesiaCache takes them: `extra_db_nodes: {Node, :list, []}`).
+      Every connected node running a PowCache of the same `:name` is a peer; membership then
+      follows distribution as nodes come and go (see "Replication" below).
+    * `:replicate` - `:sync` (the default), `:async` or `false` (this node keeps its store to
+      itself). Replication runs only on a distributed node (`--sname`/`--name`); on another,
+      `:nodes` are logged as not joinable and the store runs alone.
+    * `:replicate_timeout` - how long a `:sync` write waits for the peers, in ms (default
+      5,000); a peer that did not answer by then is repaired by anti-entropy.
+    * `:sync_on_start` - how long the start may wait (ms, default 15,000) for the peers on
+      the configured nodes and one exchange with them, so that a node joining the cluster
+      serves its sessions from its first request; `false` starts at once.
+    * `:anti_entropy_interval` - ms between two background comparisons with every peer
+      (default 10,000): the bound on how long a write made by another OS process on this
+      node's store (Python, C, the CLI) takes to reach the peers, and on how long a peer that
+      missed a push stays behind.
 
   The instance of the default name also takes its start options from the application env,
   `config :ttlkv, TTLKV.PowCache, path: ..., on_corruption: ...`; the child spec's options win
@@ -71,6 +85,9 @@ defmodule TTLKV.PowCache do
       `:async` (whose writes become visible some time after the call returns), so code
       written for either works; only code relying on a write *not* yet being visible right
       after the call (as Pow's own EtsCache test of `:async` checks) sees a difference.
+      On a replicating node, `writes: :async` also makes that call's replication
+      asynchronous (the peers get it without the caller waiting); `:sync` follows the start
+      option `:replicate`.
 
   ## How calls run
 
@@ -92,12 +109,26 @@ defmodule TTLKV.PowCache do
   languages see the same key; list keys are encoded so no two different keys share bytes, and
   `key` and `[key]` are the same key.
 
-  ## Replication, later
+  ## Replication
 
-  Every write goes through `write/4`, one function a replication process can hook into; the
-  store already keeps a per-entry version (a hybrid logical clock) and tombstone flag for
-  last-writer-wins replication. Such a process would be started beside this one (it finds the
-  handle with `store/1`) without changing the callers.
+  Every node keeps a full store, and `TTLKV.Replicator` (one process per instance, the only
+  one that touches the network) sends each write to the instances of the same name on the
+  other nodes, found through an OTP `:pg` scope. A `:sync` `put/2` or `delete/2` returns
+  once every connected peer applied it (bounded by `:replicate_timeout`), so a session
+  written on node A is readable on node B at the next request, and a logout on B ends the
+  session on A. Conflicts (two nodes writing one key during a netsplit) resolve
+  last-writer-wins on the record's version (a hybrid logical clock, advanced by every merge)
+  and the store's id, the same way on every node. Deletes leave tombstones that outlive every
+  write they must beat (the namespace's largest TTL plus a minute), so a logged-out session
+  never comes back, also not through a node that was away. Expiry sends nothing: deadlines
+  travel with the records and every node expires on its own.
+
+  Joins, late joins (a node that ran alone and took writes), restarts under new node names
+  and healed netsplits run anti-entropy (bucket digests, then the versions of the differing
+  buckets, then only the newer records) and merge: no node is ever wiped, unlike Mnesia's
+  (and Pow's `MnesiaCache.Unsplit`'s) "one island wins". Every write path, `put/2`,
+  `delete/2`, goes through the store then the replicator; reads never leave the node.
+
   """
   use GenServer
 
@@ -111,7 +142,14 @@ defmodule TTLKV.PowCache do
 
   @default_namespace "cache"
   @ignored_start_options [:timeout, :table_opts, :writes]
-  @unsupported_start_options [:nodes, :extra_db_nodes]
+  @replication_options [
+    :nodes,
+    :extra_db_nodes,
+    :replicate,
+    :replicate_timeout,
+    :sync_on_start,
+    :anti_entropy_interval
+  ]
   # How long start_link/1 waits for a stopping instance of the same name to finish closing
   # its store (the child spec's shutdown).
   @shutdown 5_000
@@ -184,7 +222,7 @@ defmodule TTLKV.PowCache do
   end
 
   @doc """
-  The `TTLKV` handle of a running instance (for tools and a future replication process).
+  The `TTLKV` handle of a running instance (for tools).
   """
   @spec store(atom()) :: TTLKV.t() | nil
   def store(name \\ __MODULE__), do: :persistent_term.get({__MODULE__, name}, nil)
@@ -198,10 +236,11 @@ defmodule TTLKV.PowCache do
     with {:ok, opts} <- with_app_env(opts, name),
          {:ok, path, source} <- fetch_path(opts, name),
          :ok <- check_options(opts, path),
-         {:ok, store} <- open(path, opts) do
+         {:ok, store} <- open(path, opts),
+         {:ok, replicator} <- start_replication(store, name, path, opts) do
       :persistent_term.put({__MODULE__, name}, store)
       log_opened(path, source)
-      {:ok, %{store: store, name: name, path: path}}
+      {:ok, %{store: store, name: name, path: path, replicator: replicator}}
     else
       {:error, %StartError{} = error} -> {:stop, error}
     end
@@ -291,22 +330,147 @@ defmodule TTLKV.PowCache do
   end
 
   defp check_options(opts, path) do
-    case Keyword.keys(opts) -- [:path, :name | TTLKV.open_options() ++ @ignored_start_options] do
+    known = [:path, :name | TTLKV.open_options() ++ @ignored_start_options ++ @replication_options]
+
+    case Keyword.keys(opts) -- known do
       [] ->
-        :ok
+        check_replication_options(opts, path)
 
       unknown ->
-        unsupported = Enum.filter(unknown, &(&1 in @unsupported_start_options))
-
-        message =
-          if unsupported != [] do
-            "#{inspect(__MODULE__)} (#{path}) does not support #{inspect(unsupported)} yet: " <>
-              "multi-node replication is a later step; it runs on one node"
-          else
-            "#{inspect(__MODULE__)} (#{path}): unknown options #{inspect(unknown)}"
-          end
-
+        message = "#{inspect(__MODULE__)} (#{path}): unknown options #{inspect(unknown)}"
         {:error, %StartError{message: message, path: path, reason: {:options, unknown}}}
+    end
+  end
+
+  defp check_replication_options(opts, path) do
+    checks = [
+      replicate: &(&1 in [:sync, :async, false]),
+      replicate_timeout: &(is_integer(&1) and &1 > 0),
+      sync_on_start: &(&1 == false or (is_integer(&1) and &1 > 0)),
+      anti_entropy_interval: &(is_integer(&1) and &1 > 0),
+      nodes: &nodes_option?/1,
+      extra_db_nodes: &nodes_option?/1
+    ]
+
+    case Enum.find(checks, fn {key, ok?} -> Keyword.has_key?(opts, key) and not ok?.(opts[key]) end) do
+      nil ->
+        :ok
+
+      {key, _} ->
+        {:error,
+         %StartError{
+           message:
+             "#{inspect(__MODULE__)} (#{path}): invalid #{inspect(key)}: #{inspect(opts[key])} " <>
+               "(see the module doc for its values)",
+           path: path,
+           reason: {:options, [key]}
+         }}
+    end
+  end
+
+  defp nodes_option?(nodes) when is_list(nodes), do: Enum.all?(nodes, &is_atom/1)
+  defp nodes_option?({m, f, a}) when is_atom(m) and is_atom(f) and is_list(a), do: true
+  defp nodes_option?(_), do: false
+
+  # --- replication ---------------------------------------------------------------------
+
+  # {:ok, nil} when this node does not replicate (not distributed, or `replicate: false`),
+  # else {:ok, replicator pid}, after connecting the given nodes and, with sync_on_start, the
+  # first exchange with the peers found there.
+  defp start_replication(store, name, path, opts) do
+    mode = Keyword.get(opts, :replicate, :sync)
+    nodes = configured_nodes(opts)
+
+    cond do
+      mode == false ->
+        {:ok, nil}
+
+      not Node.alive?() ->
+        if nodes != [] do
+          Logger.warning(
+            "#{inspect(__MODULE__)} (#{path}): this node is not distributed (start it with " <>
+              "--sname or --name), so #{inspect(nodes)} cannot be joined: running alone"
+          )
+        end
+
+        {:ok, nil}
+
+      true ->
+        connected = Enum.filter(nodes, &(&1 != node() and Node.connect(&1) == true))
+
+        {:ok, pid} =
+          TTLKV.Replicator.start_link(
+            store: store,
+            group: name,
+            interval: Keyword.get(opts, :anti_entropy_interval, 10_000)
+          )
+
+        timeout = Keyword.get(opts, :replicate_timeout, 5_000)
+        :persistent_term.put({__MODULE__, name, :replication}, {pid, mode, timeout})
+
+        case Keyword.get(opts, :sync_on_start, 15_000) do
+          false -> :ok
+          bound -> initial_sync(pid, connected, bound, name, path)
+        end
+
+        {:ok, pid}
+    end
+  end
+
+  # Waits (bounded) until the replicators of the connected configured nodes are visible, then
+  # runs one exchange with every peer: a node joining a cluster starts holding its sessions.
+  defp initial_sync(pid, nodes, bound, name, path) do
+    deadline = System.monotonic_time(:millisecond) + bound
+    wait_for_peers(pid, nodes, deadline)
+    left = max(deadline - System.monotonic_time(:millisecond), 1)
+
+    case TTLKV.Replicator.sync(pid, left) do
+      {:ok, _} ->
+        :ok
+
+      {:error, :timeout} ->
+        Logger.warning(
+          "#{inspect(__MODULE__)} #{inspect(name)} (#{path}): the first exchange with the " <>
+            "peers did not finish within #{bound} ms (sync_on_start); starting, anti-entropy goes on"
+        )
+    end
+  end
+
+  defp wait_for_peers(pid, nodes, deadline) do
+    seen = pid |> TTLKV.Replicator.peers() |> Enum.map(&node/1)
+
+    if Enum.all?(nodes, &(&1 in seen)) or System.monotonic_time(:millisecond) >= deadline do
+      :ok
+    else
+      Process.sleep(10)
+      wait_for_peers(pid, nodes, deadline)
+    end
+  end
+
+  defp configured_nodes(opts) do
+    Enum.flat_map([:nodes, :extra_db_nodes], fn key ->
+      case Keyword.get(opts, key, []) do
+        {m, f, a} -> apply(m, f, a)
+        list -> list
+      end
+    end)
+    |> Enum.uniq()
+  end
+
+  # After a local write of `keys` of `namespace`: its records go to the peers, without the
+  # caller waiting when the call's config says `writes: :async`.
+  defp replicate(config, store, namespace, keys) do
+    case :persistent_term.get({__MODULE__, name(config), :replication}, nil) do
+      nil ->
+        :ok
+
+      {pid, mode, timeout} ->
+        mode = if Keyword.get(config, :writes) == :async, do: :async, else: mode
+
+        case TTLKV.records(store, Enum.map(keys, &{namespace, &1})) do
+          {:ok, records} -> TTLKV.Replicator.replicate(pid, records, mode, timeout)
+          {:error, reason} -> fail!(reason, :replicate)
+        end
     end
   end
 
@@ -339,12 +503,27 @@ defmodule TTLKV.PowCache do
   end
 
   @impl GenServer
-  def terminate(_reason, %{store: store, name: name}) do
+  def terminate(_reason, %{store: store, name: name, replicator: replicator}) do
     # Unpublish first, so callers see "not running" rather than a closed handle.
     :persistent_term.erase({__MODULE__, name})
+    :persistent_term.erase({__MODULE__, name, :replication})
+    if replicator, do: stop_replicator(replicator)
     TTLKV.close(store)
     :ok
   end
+
+  defp stop_replicator(pid) do
+    GenServer.stop(pid, :normal, @shutdown)
+  catch
+    :exit, _ -> :ok
+  end
+
+  @impl GenServer
+  def handle_info({:EXIT, pid, reason}, %{replicator: pid} = state) do
+    {:stop, {:replicator_down, reason}, %{state | replicator: nil}}
+  end
+
+  def handle_info(_msg, state), do: {:noreply, state}
 
   # --- Pow.Store.Backend.Base ----------------------------------------------------------
 
@@ -376,12 +555,17 @@ defmodule TTLKV.PowCache do
   end
 
   @doc false
-  # The single write path: a replication process would hook in here.
+  # The single write path: the store, then the replicator.
   @spec write(config(), binary(), [record()], pos_integer() | :infinity) :: :ok
   def write(config, namespace, [{key, value}], ttl) do
-    store!(config)
-    |> TTLKV.put(namespace, Key.encode(key), :erlang.term_to_binary(value), ttl)
+    store = store!(config)
+    key = Key.encode(key)
+
+    store
+    |> TTLKV.put(namespace, key, :erlang.term_to_binary(value), ttl)
     |> ok!(:put)
+
+    replicate(config, store, namespace, [key])
   end
 
   def write(config, namespace, records, ttl) do
@@ -394,9 +578,13 @@ defmodule TTLKV.PowCache do
           raise ArgumentError, "expected a {key, value} record, got: #{inspect(other)}"
       end)
 
-    store!(config)
+    store = store!(config)
+
+    store
     |> TTLKV.put_many(namespace, encoded, ttl)
     |> ok!(:put)
+
+    replicate(config, store, namespace, Enum.map(encoded, &elem(&1, 0)))
   end
 
   @doc "The value of a live key, or `:not_found` (never set, deleted or expired)."
@@ -417,11 +605,16 @@ defmodule TTLKV.PowCache do
     namespace = namespace!(config)
     writes!(config)
 
-    case TTLKV.delete(store!(config), namespace, Key.encode(key)) do
+    store = store!(config)
+    key = Key.encode(key)
+
+    case TTLKV.delete(store, namespace, key) do
       :ok -> :ok
       :not_found -> :ok
       {:error, reason} -> fail!(reason, :delete)
     end
+
+    replicate(config, store, namespace, [key])
   end
 
   @doc """
@@ -457,7 +650,14 @@ defmodule TTLKV.PowCache do
       end
 
     entries
-    |> Enum.map(fn {raw, bin} -> {Key.list_form(Key.decode(raw)), bin} end)
+    |> Enum.flat_map(fn {raw, bin} ->
+      case Key.decode(raw) do
+        # A list key naming an atom this node has never seen (a replica's, say) cannot be
+        # decoded safely: it is not listed, rather than listed as the raw bytes it is.
+        <<0, 1, _::binary>> = undecoded when undecoded == raw -> []
+        key -> [{Key.list_form(key), bin}]
+      end
+    end)
     |> match(key_match)
     |> in_key_order(entries)
     |> Enum.flat_map(fn {list_form, bin} ->
@@ -562,8 +762,10 @@ defmodule TTLKV.PowCache do
       :not_found
   end
 
+  defp name(config), do: Keyword.get(config, :name, __MODULE__)
+
   defp store!(config) do
-    name = Keyword.get(config, :name, __MODULE__)
+    name = name(config)
 
     case :persistent_term.get({__MODULE__, name}, nil) do
       nil ->

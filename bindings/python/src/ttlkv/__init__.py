@@ -18,7 +18,7 @@ per failing status code of the C ABI (see :mod:`ttlkv._errors` for the tree).
 from __future__ import annotations
 
 from . import _abi, _errors, _ffi
-from ._convert import TTL_NEVER, ttl_to_ms
+from ._convert import TTL_NEVER, ReplicaRecord, ttl_to_ms
 from ._errors import *  # noqa: F403  one exception class per failing status code (_errors.__all__)
 from ._namespace import Namespace
 from ._serializers import JSONSerializer, PickleSerializer, Serializer
@@ -40,6 +40,10 @@ MAX_BATCH_BYTES: int = _abi.CONSTANTS["TTLKV_MAX_BATCH_BYTES"]
 MAX_KEYS_PER_CALL: int = _abi.CONSTANTS["TTLKV_MAX_KEYS_PER_CALL"]
 #: The smallest size bound ``set_max_bytes`` takes (64 KiB).
 MIN_MAX_BYTES: int = _abi.CONSTANTS["TTLKV_MIN_MAX_BYTES"]
+#: The most buckets ``Store.digest`` and ``Store.versions`` take.
+MAX_DIGEST_BUCKETS: int = _abi.CONSTANTS["TTLKV_MAX_DIGEST_BUCKETS"]
+#: The ``deadline`` of a :class:`ReplicaRecord` that never expires (2**64-1 milliseconds).
+DEADLINE_NEVER: int = _abi.CONSTANTS["TTLKV_DEADLINE_NEVER"]
 
 
 def library_version() -> str:
@@ -54,8 +58,10 @@ def library_path() -> str:
 
 __all__ = [
     "ABI_VERSION",
+    "DEADLINE_NEVER",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_RECORDS",
+    "MAX_DIGEST_BUCKETS",
     "MAX_KEYS_PER_CALL",
     "MAX_NAMESPACE_LEN",
     "MAX_VALUE_LEN",
@@ -64,6 +70,7 @@ __all__ = [
     "JSONSerializer",
     "Namespace",
     "PickleSerializer",
+    "ReplicaRecord",
     "Serializer",
     "Store",
     "TTL_NEVER",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import math
 import os
+from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from ._abi import CONSTANTS, STATUS
@@ -16,6 +17,7 @@ __all__ = [
     "TTL_NEVER",
     "BytesLike",
     "Key",
+    "ReplicaRecord",
     "checked_namespace",
     "context",
     "namespace_bytes",
@@ -24,6 +26,10 @@ __all__ = [
     "to_key",
     "to_keys",
     "to_limit",
+    "to_replica_key",
+    "to_replica_record",
+    "to_u32",
+    "to_u64",
     "to_value",
     "to_version",
     "ttl_to_ms",
@@ -48,6 +54,88 @@ _TTL_INVALID = STATUS["TTLKV_TTL_INVALID"]
 _INVALID_ARGUMENT = STATUS["TTLKV_INVALID_ARGUMENT"]
 _PATH_INVALID = STATUS["TTLKV_PATH_INVALID"]
 _U64_MAX = (1 << 64) - 1
+_U32_MAX = (1 << 32) - 1
+_REPLICA_TOMBSTONE = CONSTANTS["TTLKV_REPLICA_TOMBSTONE"]
+
+
+@dataclass(frozen=True)
+class ReplicaRecord:
+    """One record of a store with its order, as :meth:`Store.records` and
+    :meth:`Store.versions` give it and :meth:`Store.merge` takes it (``struct
+    ttlkv_replica_record``): an entry, or the tombstone a delete leaves on a replicating store.
+
+    Between stores the newer record by ``(version, origin)`` wins (last writer wins). The
+    numbers are the library's own, passed on unchanged: ``deadline`` is in milliseconds since
+    the Unix epoch (:data:`ttlkv.DEADLINE_NEVER` for never), unlike the seconds of
+    :meth:`Store.deadline`.
+    """
+
+    #: Its namespace.
+    namespace: bytes
+    #: Its key.
+    key: bytes
+    #: Its value: empty for a tombstone, and in the lists of :meth:`Store.versions`.
+    value: bytes
+    #: Its deadline in milliseconds since the Unix epoch (:data:`ttlkv.DEADLINE_NEVER`: never).
+    deadline: int
+    #: Its version: a hybrid logical clock (wall-clock milliseconds in the high bits).
+    version: int
+    #: The store that wrote it (that store's :meth:`Store.origin`): the tie-break.
+    origin: int
+    #: A delete on a replicating store: reads as absent everywhere.
+    tombstone: bool = False
+
+
+def to_u64(value: Any, name: str) -> int:
+    """An ``int`` (not a ``bool``) from 0 to 2**64-1, checked here: ctypes would wrap one out
+    of range into it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} is an int, not {type(value).__name__}")
+    if not 0 <= value <= _U64_MAX:
+        raise binding_error(_INVALID_ARGUMENT, f"{name} is 0 to 2**64-1, got {value}")
+    return int(value)
+
+
+def to_u32(value: Any, name: str) -> int:
+    """:func:`to_u64` for a ``uint32_t``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} is an int, not {type(value).__name__}")
+    if not 0 <= value <= _U32_MAX:
+        raise binding_error(_INVALID_ARGUMENT, f"{name} is 0 to 2**32-1, got {value}")
+    return int(value)
+
+
+def to_replica_key(pair: Any) -> Tuple[bytes, bytes]:
+    """One ``(namespace, key)`` of :meth:`Store.records` as bytes. A single ``str`` or
+    ``bytes`` is refused rather than unpacked into its characters."""
+    if isinstance(pair, (str, bytes, bytearray, memoryview)):
+        raise TypeError(f"records takes (namespace, key) pairs, not a single {type(pair).__name__}")
+    try:
+        ns, key = pair
+    except (TypeError, ValueError):
+        raise TypeError(f"records takes (namespace, key) pairs, not {pair!r}") from None
+    return namespace_bytes(ns), key if type(key) is bytes else to_key(key)
+
+
+def to_replica_record(record: Any) -> Tuple[bytes, bytes, bytes, int, int, int, int]:
+    """A :class:`ReplicaRecord` of :meth:`Store.merge` as the fields of ``struct
+    ttlkv_replica_record``: ``(ns, key, value, deadline, version, origin, flags)``. Types and
+    ranges ctypes would not see are checked here; the library checks the rest (lengths, a
+    tombstone's empty value)."""
+    if not isinstance(record, ReplicaRecord):
+        raise TypeError(f"merge takes ReplicaRecord objects, not {type(record).__name__}")
+    if not isinstance(record.tombstone, bool):
+        raise TypeError(f"ReplicaRecord.tombstone is a bool, not {type(record.tombstone).__name__}")
+    key, value = record.key, record.value
+    return (
+        namespace_bytes(record.namespace),
+        key if type(key) is bytes else to_key(key),
+        value if type(value) is bytes else to_value(value),
+        to_u64(record.deadline, "ReplicaRecord.deadline"),
+        to_u64(record.version, "ReplicaRecord.version"),
+        to_u64(record.origin, "ReplicaRecord.origin"),
+        _REPLICA_TOMBSTONE if record.tombstone else 0,
+    )
 
 
 def to_key(key: Any) -> bytes:

@@ -14,8 +14,8 @@ import collections
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import _ffi
-from ._abi import STATUS
-from ._convert import TTL, TTL_NEVER_MS, context, ttl_to_ms
+from ._abi import FUNCTIONS, STATUS, ttlkv_replica_record
+from ._convert import TTL, TTL_NEVER_MS, ReplicaRecord, context, ttl_to_ms
 from ._errors import binding_error, make_error
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "delete",
     "delete_many",
     "delta_c",
+    "digest",
     "flush",
     "free",
     "get_many",
@@ -42,22 +43,28 @@ __all__ = [
     "list_keys",
     "max_bytes",
     "max_key_len",
+    "merge",
     "namespaces",
     "open_store",
+    "origin",
     "pool",
     "purge_expired",
     "put_if_version",
     "read",
     "read_large",
+    "records",
+    "replicated",
     "scan",
     "set_max_bytes",
     "set_option",
+    "set_replicated",
     "size",
     "stats",
     "take",
     "touch",
     "ttl_c",
     "verify",
+    "versions",
     "write_many",
 ]
 
@@ -631,6 +638,136 @@ def verify(h: Any) -> List[str]:
         return []
     lines = [line for line in _ffi.decode(_lib.ttlkv_last_error()).splitlines() if line]
     return lines or [f"{problems} problem(s)"]
+
+
+# --- replication ----------------------------------------------------------------------------
+
+_records = _lib.ttlkv_records
+_merge = _lib.ttlkv_merge
+_versions = _lib.ttlkv_versions
+_replica_list_len = _lib.ttlkv_replica_list_len
+_replica_list_get = _lib.ttlkv_replica_list_get
+_replica_list_free = _lib.ttlkv_replica_list_free
+_TOMBSTONE = _ffi.CONSTANTS["TTLKV_REPLICA_TOMBSTONE"]
+# The C types the prototypes' out-parameters point at, read from the generated tables (only
+# _ffi and _abi import ctypes): POINTER(struct ttlkv_replica_list) and int32_t.
+_ReplicaListPtr: Any = FUNCTIONS["ttlkv_records"][1][3]._type_
+_int32_t: Any = FUNCTIONS["ttlkv_replicated"][1][1]._type_
+
+
+def origin(h: Any) -> int:
+    s = _scratch()
+    rc = _lib.ttlkv_origin(h, s.u64_p)
+    n = s.u64.value
+    pool.append(s)
+    if rc != _OK:
+        raise make_error(rc, "origin")
+    return n
+
+
+def set_replicated(h: Any, on: bool) -> None:
+    rc = _lib.ttlkv_set_replicated(h, 1 if on else 0)
+    if rc != _OK:
+        raise make_error(rc, "set_replicated")
+
+
+def replicated(h: Any) -> bool:
+    out = _int32_t()
+    rc = _lib.ttlkv_replicated(h, _byref(out))
+    if rc != _OK:
+        raise make_error(rc, "replicated")
+    return bool(out.value)
+
+
+def _replica_records(handle: Any, ctx: str) -> List[ReplicaRecord]:
+    """Every record of a ``ttlkv_replica_list``, copied out. The byte strings are read through
+    views of the struct's pointer and length fields (a ``c_char_p`` field would stop at the
+    first NUL byte)."""
+    out = ttlkv_replica_record()
+    fields = [
+        (
+            _ffi.address.from_buffer(out, getattr(ttlkv_replica_record, name).offset),
+            _size_t.from_buffer(out, getattr(ttlkv_replica_record, name + "_len").offset),
+        )
+        for name in ("ns", "key", "value")
+    ]
+    (ns_p, ns_len), (key_p, key_len), (value_p, value_len) = fields
+    out_p = _byref(out)
+    found: List[ReplicaRecord] = []
+    append = found.append
+    for i in range(_replica_list_len(handle)):
+        rc = _replica_list_get(handle, i, out_p)
+        if rc != _OK:
+            raise make_error(rc, ctx)
+        append(
+            ReplicaRecord(
+                _bytes_at(ns_p, ns_len),
+                _bytes_at(key_p, key_len),
+                _bytes_at(value_p, value_len),
+                out.deadline,
+                out.version,
+                out.origin,
+                bool(out.flags & _TOMBSTONE),
+            )
+        )
+    return found
+
+
+def _replica_list(function: Any, args: Tuple[Any, ...], ctx: str) -> List[ReplicaRecord]:
+    """Calls a function that makes a ``ttlkv_replica_list`` (its last argument), reads it,
+    frees it."""
+    handle = _ReplicaListPtr()
+    rc = function(*args, _byref(handle))
+    if rc != _OK:
+        raise make_error(rc, ctx)
+    try:
+        return _replica_records(handle, ctx)
+    finally:
+        _replica_list_free(handle)
+
+
+def _record_array(items: Sequence[Tuple[bytes, bytes, bytes, int, int, int, int]]) -> Any:
+    """A ``struct ttlkv_replica_record`` array of ``(ns, key, value, deadline, version,
+    origin, flags)``; it keeps every ``bytes`` object it points into alive."""
+    array = (ttlkv_replica_record * len(items))()
+    for i, (ns, k, v, deadline, version, writer, flags) in enumerate(items):
+        r = array[i]
+        r.ns, r.ns_len, r.key, r.key_len, r.value, r.value_len = ns, len(ns), k, len(k), v, len(v)
+        r.deadline, r.version, r.origin, r.flags = deadline, version, writer, flags
+    return array
+
+
+def records(h: Any, keys: Sequence[Tuple[bytes, bytes]], ctx: str) -> List[ReplicaRecord]:
+    """The stored records of ``(ns, key)`` pairs (``ttlkv_records``)."""
+    array = _record_array([(ns, k, b"", 0, 0, 0, 0) for ns, k in keys])
+    return _replica_list(_records, (h, array, len(keys)), ctx)
+
+
+def merge(h: Any, items: Sequence[Tuple[bytes, bytes, bytes, int, int, int, int]], ctx: str) -> int:
+    """Merges records (the tuples of :func:`_record_array`); how many were written."""
+    array = _record_array(items)
+    s = _scratch()
+    rc = _merge(h, array, len(items), s.u64_p)
+    applied = s.u64.value
+    pool.append(s)
+    if rc != _OK:
+        raise make_error(rc, ctx)
+    return applied
+
+
+def digest(h: Any, buckets: int, cutoff: int, ctx: str) -> List[int]:
+    """``ttlkv_digest``: one hash per bucket (``buckets`` already checked: it sizes the array)."""
+    out = (_uint64_t * buckets)()
+    rc = _lib.ttlkv_digest(h, buckets, cutoff, out, buckets)
+    if rc != _OK:
+        raise make_error(rc, ctx)
+    return list(out)
+
+
+def versions(h: Any, buckets: int, which: Sequence[int], cutoff: int, ctx: str) -> List[ReplicaRecord]:
+    """``ttlkv_versions``: the records of the buckets ``which``, without values."""
+    array = (_ffi.uint32_t * len(which))(*which)
+    return _replica_list(_versions, (h, buckets, array, len(which), cutoff), ctx)
 
 
 # --- handles --------------------------------------------------------------------------------

@@ -14,10 +14,14 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _ffi, _lifetime, _native
 from ._abi import CONSTANTS, STATUS
-from ._convert import TTL, BytesLike, Key, context, namespace_bytes, path_bytes, seconds_to_ms, ttl_to_ms
+from ._convert import TTL, BytesLike, Key, ReplicaRecord, context, namespace_bytes, path_bytes, seconds_to_ms, ttl_to_ms
 from ._convert import to_key as _key
 from ._convert import to_keys as _keys
 from ._convert import to_limit as _limit
+from ._convert import to_replica_key as _replica_key
+from ._convert import to_replica_record as _replica_record
+from ._convert import to_u32 as _u32
+from ._convert import to_u64 as _u64
 from ._convert import to_value as _value
 from ._convert import to_version as _version
 from ._errors import binding_error
@@ -54,6 +58,8 @@ _EVICTION = {
 }
 _EVICTION_NAMES = {value: name for name, value in _EVICTION.items()}
 _BACKUP_COMPACT = CONSTANTS["TTLKV_BACKUP_COMPACT"]
+_MAX_DIGEST_BUCKETS = CONSTANTS["TTLKV_MAX_DIGEST_BUCKETS"]
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 class _Omitted:
@@ -97,6 +103,13 @@ class Store:
             (``<dir>.corrupted-<unix ms>``), opens a fresh, empty store in its place and warns
             with :class:`CorruptionResetWarning`; :meth:`corruption_reset` tells where the old
             store went. Recommended for a cache whose contents can be rebuilt.
+        clock_offset_ms: test hook (``ttlkv_options_set_clock_offset_ms``): the store's clock
+            is the system's wall clock shifted by this many milliseconds (negative: behind),
+            as on a machine whose clock is off, for tests of clock skew between replicating
+            stores. Every deadline and version made through the directory's environment in
+            this process uses it. Like the other options it takes effect when this process
+            opens the directory first; a second open of an open directory shares the first
+            one's clock. Default 0. Not for production use.
 
     A store is safe to use from many threads at once; every native call releases the GIL.
     Opening the same directory twice in one process shares one environment, and several
@@ -124,12 +137,14 @@ class Store:
         write_map: bool = False,
         allow_shared_dir: bool = False,
         on_corruption: str = "error",
+        clock_offset_ms: int = 0,
     ) -> None:
         self._closed = True
         self.path: str
         self.path, encoded = path_bytes(path)
         options = _options(
-            durability, sync_interval, map_size, max_map_size, max_readers, write_map, allow_shared_dir
+            durability, sync_interval, map_size, max_map_size, max_readers, write_map, allow_shared_dir,
+            clock_offset_ms,
         )
         if on_corruption not in _ON_CORRUPTION:
             raise binding_error(
@@ -451,6 +466,78 @@ class Store:
         flags = _BACKUP_COMPACT if compact else 0
         _native.backup(self._h, encoded, flags, f"backup to {text!r}")
 
+    # -- replication (the order and the protocol: src/store/replica.rs) ----------------------
+
+    def origin(self) -> int:
+        """This store's origin: a 64-bit number naming the store (the first 8 bytes of its id),
+        the tie-break between records of the same version from two stores. The same in every
+        process that opens the directory."""
+        return _native.origin(self._h)
+
+    def set_replicated(self, on: bool) -> None:
+        """Makes the store replicating (``True``) or not, for every process, persistently: from
+        then on a delete (also :meth:`take`, :meth:`delete_many`) leaves a tombstone that reads
+        as absent everywhere (and that :meth:`records` and :meth:`versions` show, so that the
+        delete reaches the peers), and a touch takes a new version."""
+        if not isinstance(on, bool):
+            raise TypeError(f"set_replicated takes a bool, not {type(on).__name__}")
+        _native.set_replicated(self._h, on)
+
+    def replicated(self) -> bool:
+        """Whether the store replicates (:meth:`set_replicated`)."""
+        return _native.replicated(self._h)
+
+    def records(self, keys: Iterable[Tuple[Key, Key]]) -> List[ReplicaRecord]:
+        """The stored, unexpired record (entry or tombstone) of each ``(namespace, key)`` pair,
+        in the order asked, from one snapshot, as :class:`ReplicaRecord` objects with their
+        values; keys without one are left out. At most ``MAX_KEYS_PER_CALL`` keys."""
+        if isinstance(keys, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"keys is an iterable of (namespace, key) pairs, not a single {type(keys).__name__}")
+        pairs = [_replica_key(pair) for pair in keys]
+        return _native.records(self._h, pairs, "records")
+
+    def merge(self, records: Iterable[ReplicaRecord]) -> int:
+        """Merges records of other stores (from their :meth:`records`) in one transaction: each
+        is written unless the stored record of its key is newer or the same by ``(version,
+        origin)``, or its deadline has passed. Returns how many were written. A merge advances
+        this process's clock to the highest version seen, so a later local write wins over
+        what was merged.
+
+        One bad record (a bad namespace, key or value, a tombstone with a value) raises
+        (:class:`InvalidArgumentError` or a subclass) and writes nothing; so does a batch over
+        ``MAX_BATCH_RECORDS`` records or ``MAX_BATCH_BYTES`` bytes (:class:`BatchTooLargeError`).
+        """
+        if isinstance(records, ReplicaRecord):
+            raise TypeError("merge takes an iterable of ReplicaRecord objects, not a single one")
+        items = [_replica_record(r) for r in records]
+        return _native.merge(self._h, items, "merge")
+
+    def digest(self, buckets: int, cutoff: int = 0) -> List[int]:
+        """Anti-entropy's first step: ``buckets`` hashes (1 to ``MAX_DIGEST_BUCKETS``), each the
+        XOR of a hash of ``(namespace, key, version, origin)`` over one bucket's records
+        (entries and tombstones) whose deadline is after ``cutoff``, in milliseconds since the
+        Unix epoch like :attr:`ReplicaRecord.deadline` (pass a moment a little ahead of now to
+        leave out what is about to expire, which two stores may see on either side of its
+        deadline). Two stores holding the same records have the same digest; compare a
+        differing bucket's :meth:`versions`. One snapshot; it reads every record.
+
+        The default ``cutoff=0`` counts every stored record, also expired ones the expiry
+        thread has not removed yet (which :meth:`records` no longer gives): in a real exchange
+        pass at least the current time (``int(time.time() * 1000)``)."""
+        n = _buckets(buckets)
+        return _native.digest(self._h, n, _u64(cutoff, "cutoff"), "digest")
+
+    def versions(self, buckets: int, which: Iterable[int], cutoff: int = 0) -> List[ReplicaRecord]:
+        """The records of the buckets ``which`` (numbers below ``buckets``, counted as
+        :meth:`digest` counts them) whose deadline is after ``cutoff``, in key order, without
+        their values (``value`` is ``b""``): what to compare with a peer's before asking
+        :meth:`records` for the newer ones."""
+        n = _buckets(buckets)
+        if isinstance(which, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"which is an iterable of bucket numbers, not {type(which).__name__}")
+        chosen = [_u32(b, "bucket") for b in which]
+        return _native.versions(self._h, n, chosen, _u64(cutoff, "cutoff"), "versions")
+
     # -- maintenance -------------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -489,6 +576,19 @@ def _paging(store: Store, ns: bytes, prefix: bytes, page_size: int) -> Iterator[
         after = page[-1][0]
 
 
+def _buckets(buckets: Any) -> int:
+    """The ``buckets`` of a digest, checked here: it sizes the array the digest is written to
+    (and ctypes would wrap one past 32 bits)."""
+    if isinstance(buckets, bool) or not isinstance(buckets, int):
+        raise TypeError(f"buckets is an int, not {type(buckets).__name__}")
+    if not 1 <= buckets <= _MAX_DIGEST_BUCKETS:
+        raise binding_error(
+            STATUS["TTLKV_INVALID_ARGUMENT"],
+            f"buckets is 1 to {_MAX_DIGEST_BUCKETS} (TTLKV_MAX_DIGEST_BUCKETS), got {buckets}",
+        )
+    return buckets
+
+
 def _options(
     durability: str,
     sync_interval: Optional[float],
@@ -497,6 +597,7 @@ def _options(
     max_readers: Optional[int],
     write_map: bool,
     allow_shared_dir: bool,
+    clock_offset_ms: int = 0,
 ) -> List[Tuple[str, int]]:
     """The checked arguments of ``Store()`` as ``ttlkv_options_set_<name>(value)`` calls.
 
@@ -527,6 +628,14 @@ def _options(
         options.append(("write_map", 1))
     if allow_shared_dir:
         options.append(("allow_shared_dir", 1))
+    if isinstance(clock_offset_ms, bool) or not isinstance(clock_offset_ms, int):
+        raise TypeError("clock_offset_ms is an int (milliseconds)")
+    if not _INT64_MIN <= clock_offset_ms <= _INT64_MAX:
+        raise binding_error(
+            STATUS["TTLKV_INVALID_ARGUMENT"], f"clock_offset_ms out of the signed 64-bit range: {clock_offset_ms!r}"
+        )
+    if clock_offset_ms:
+        options.append(("clock_offset_ms", clock_offset_ms))
     for name, value in (("map_size", map_size), ("max_map_size", max_map_size), ("max_readers", max_readers)):
         if value is not None:
             if isinstance(value, bool) or not isinstance(value, int):

@@ -26,7 +26,11 @@ defmodule TTLKV.PowCache.Key do
 
   Bytes that do not follow this scheme (another program writing `<<0x00>>` or
   `<<0x00, 0x07, ...>>` into a PowCache namespace) decode as the raw binary they are; `all/2`
-  still lists them, but a `get` with that binary addresses its escaped form. (An `all/2` whose
+  still lists them, but a `get` with that binary addresses its escaped form. A list key
+  (`<<0x00, 0x01, ...>>`) that `binary_to_term(_, [:safe])` refuses, because it is no external
+  term format or because it names an atom this node has never seen (one a replicating peer's
+  code made), is not listed by `all/2`: it cannot be matched safely. Pow's keys name atoms of
+  the application's code, which every node of it has loaded. (An `all/2` whose
   match has bound leading segments reads only the keys that start with those segments'
   encoding, see `match_prefix/1`: another program's different external term format of the same
   list, compressed say, is not listed then, as `get` does not find it either.)
