@@ -1309,6 +1309,19 @@ ttlkv_status ttlkv_versions(struct ttlkv_store *s,
                             struct ttlkv_replica_list **out);
 
 /**
+ * `ttlkv_versions()` with the values: what a store holding nothing in those buckets (a node
+ * joining a cluster) takes whole, without comparing versions first.
+ *
+ * Returns what `ttlkv_versions()` returns.
+ */
+ttlkv_status ttlkv_bucket_records(struct ttlkv_store *s,
+                                  uint32_t buckets,
+                                  const uint32_t *which,
+                                  size_t n,
+                                  uint64_t cutoff,
+                                  struct ttlkv_replica_list **out);
+
+/**
  * The number of records of the list; 0 for NULL.
  */
 size_t ttlkv_replica_list_len(const struct ttlkv_replica_list *l);

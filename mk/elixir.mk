@@ -15,8 +15,9 @@ TEST_SUITES += test-elixir
 LINTS += lint-elixir
 DEMOS += demo-elixir
 BENCHES += bench-elixir
+SOAKS += soak-elixir
 
-.PHONY: elixir-tools test-elixir lint-elixir demo-elixir bench-elixir
+.PHONY: elixir-tools test-elixir lint-elixir demo-elixir bench-elixir soak-elixir
 
 # Succeeds when elixir, erl, erl_nif.h and mnesia are all there.
 define ex_tools_ok
@@ -53,5 +54,11 @@ lint-elixir: elixir-tools
 demo-elixir: elixir-tools
 	cd $(EX_DIR) && $(EX_ENV) MIX_ENV=dev mix run $(ROOT)/examples/elixir/demo.exs
 
+# The single-node benchmark, then replication on three :peer nodes (against Mnesia's).
 bench-elixir: elixir-tools
 	cd $(EX_DIR) && $(EX_ENV) MIX_ENV=prod mix run $(ROOT)/benches/elixir/bench.exs
+	cd $(EX_DIR) && $(EX_ENV) MIX_ENV=prod mix run $(ROOT)/benches/elixir/replication.exs
+
+# The cluster tests with 1,000 netsplit schedules instead of make test's 50.
+soak-elixir: elixir-tools
+	cd $(EX_DIR) && $(EX_ENV) MIX_ENV=test TTLKV_NETSPLIT_SCHEDULES=1000 mix test test/pow_cache_cluster_test.exs

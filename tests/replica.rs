@@ -219,6 +219,14 @@ fn digests_agree_on_equal_stores_and_point_at_the_differing_bucket() {
     assert_eq!(differ.len(), 1);
     let listed = b.versions(64, &differ, 0).unwrap();
     assert!(listed.iter().any(|r| r.key == b"key3" && r.value.is_empty()));
+    // The same records with their values, for a store that has none of them.
+    let full = b.bucket_records(64, &differ, 0).unwrap();
+    assert_eq!(full.len(), listed.len());
+    assert!(full.iter().any(|r| r.key == b"key3" && r.value == b"new"));
+    let (_d3, empty) = temp_store(Options::default());
+    let all: Vec<u32> = (0..64).collect();
+    assert_eq!(empty.merge(&a.bucket_records(64, &all, 0).unwrap()).unwrap(), 500);
+    assert_eq!(empty.digest(64, 0).unwrap(), a.digest(64, 0).unwrap());
     // The cutoff leaves out what expires before it.
     let far = ttlkv_now() + 3_600_000;
     assert_eq!(a.digest(64, far).unwrap(), vec![0; 64]);

@@ -264,7 +264,8 @@ all_rows =
   for {match, label, runs} <- [
         {[struct, :user, 0, :session, :_], "`[struct, :user, 0, :session, :_]` (one user's sessions)", 21},
         {[struct, :user, :_], "`[struct, :user, :_]` (every user)", 11},
-        {[struct | :_], "`[struct \\| :_]` (open tail: no byte prefix, so both decode)", 11}
+        {[struct | :_], "`[struct \\| :_]` (open tail: no byte prefix, so both decode)", 11},
+        {:_, "`:_` (every key of one segment: the session ids)", 11}
       ] do
     found = TTLKV.PowCache.all(config, match)
     # The same answer both ways, or the figures mean nothing.
@@ -334,6 +335,36 @@ GenServer.stop(pc)
 mnesia_dir = Path.join(base, "mnesia")
 MnesiaPow.setup(mnesia_dir)
 {:ok, mp} = MnesiaPow.start_link([])
+
+# all/2 the way Pow's MnesiaCache answers it: a dirty_select of [namespace | List.wrap(match)]
+# on the ordered_set (which walks only the bound prefix's range), over the same records.
+all_expire = :os.system_time(:millisecond) + :timer.hours(1)
+for {key, value} <- all_records,
+    do: :ok = :mnesia.dirty_write({MnesiaPow, ["pow:all" | List.wrap(key)], {value, all_expire}})
+
+mnesia_all = fn match ->
+  MnesiaPow
+  |> :mnesia.dirty_select([{{MnesiaPow, ["pow:all" | List.wrap(match)], :_}, [], [:"$_"]}])
+  |> Enum.map(fn {_, [_ns | key], {value, _}} -> {TTLKV.PowCache.Key.unwrap(key), value} end)
+end
+
+
+mnesia_all_rows =
+  for {{label, count, scan_us, _}, match} <-
+        Enum.zip(all_rows, [[struct, :user, 0, :session, :_], [struct, :user, :_], [struct | :_], :_]) do
+    ^count = length(mnesia_all.(match))
+    {label, count, scan_us, median_us.(11, fn -> mnesia_all.(match) end)}
+  end
+
+IO.puts("## TTLKV.PowCache.all/2 against Mnesia (Pow's all/2: dirty_select), #{all_n} stored keys (median)\n")
+Bench.row(["match", "matches", "TTLKV.PowCache", "Mnesia (Pow's way)", "Mnesia / PowCache"])
+Bench.row(["---", "---", "---", "---", "---"])
+
+for {label, count, scan_us, mnesia_us} <- mnesia_all_rows do
+  Bench.row([label, "#{count}", Bench.duration(scan_us), Bench.duration(mnesia_us), "#{Float.round(mnesia_us / max(scan_us, 1), 2)}×"])
+end
+
+IO.puts("")
 mn_put_1 = Bench.one(keys, &MnesiaPow.put(config, {&1, value}))
 mn_put_m = Bench.many(shuffled, &MnesiaPow.put(config, {&1, value}))
 mn_get_1 = Bench.one(shuffled, &MnesiaPow.get(config, &1))

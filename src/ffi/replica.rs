@@ -213,19 +213,53 @@ pub unsafe extern "C" fn ttlkv_versions(
     out: *mut *mut ttlkv_replica_list,
 ) -> ttlkv_status {
     ffi_panic_boundary!("ttlkv_versions", {
-        let store = try_handle!(s, "store");
-        try_out!(out, "out");
-        let which: &[u32] = if n == 0 {
-            &[]
-        } else if which.is_null() {
-            return invalid(format_args!("which is NULL with {n} buckets"));
-        } else {
-            std::slice::from_raw_parts(which, n)
-        };
-        let found = try_core!(store.versions(buckets, which, cutoff));
-        *out = ttlkv_replica_list::to_mut_ptr(found);
-        TTLKV_OK
+        of_buckets(s, buckets, which, n, cutoff, out, false)
     })
+}
+
+/// `ttlkv_versions()` with the values: what a store holding nothing in those buckets (a node
+/// joining a cluster) takes whole, without comparing versions first.
+///
+/// Returns what `ttlkv_versions()` returns.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_bucket_records(
+    s: *mut ttlkv_store,
+    buckets: u32,
+    which: *const u32,
+    n: usize,
+    cutoff: u64,
+    out: *mut *mut ttlkv_replica_list,
+) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_bucket_records", {
+        of_buckets(s, buckets, which, n, cutoff, out, true)
+    })
+}
+
+unsafe fn of_buckets(
+    s: *mut ttlkv_store,
+    buckets: u32,
+    which: *const u32,
+    n: usize,
+    cutoff: u64,
+    out: *mut *mut ttlkv_replica_list,
+    values: bool,
+) -> ttlkv_status {
+    let store = try_handle!(s, "store");
+    try_out!(out, "out");
+    let which: &[u32] = if n == 0 {
+        &[]
+    } else if which.is_null() {
+        return invalid(format_args!("which is NULL with {n} buckets"));
+    } else {
+        std::slice::from_raw_parts(which, n)
+    };
+    let found = if values {
+        try_core!(store.bucket_records(buckets, which, cutoff))
+    } else {
+        try_core!(store.versions(buckets, which, cutoff))
+    };
+    *out = ttlkv_replica_list::to_mut_ptr(found);
+    TTLKV_OK
 }
 
 /// The number of records of the list; 0 for NULL.

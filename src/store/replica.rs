@@ -139,7 +139,7 @@ impl Store {
     pub fn digest(&self, buckets: u32, cutoff: u64) -> Result<Vec<u64>> {
         check_buckets(buckets)?;
         let mut out = vec![0u64; buckets as usize];
-        self.each_record(cutoff, |ek, h, own| {
+        self.each_record(cutoff, |ek, h, _value, own| {
             let kh = key_hash(ek);
             out[(kh % u64::from(buckets)) as usize] ^= record_hash(kh, h.order(own));
             true
@@ -150,6 +150,22 @@ impl Store {
     /// The records of the buckets `which` (of `buckets`, as [`Store::digest`] counts them)
     /// whose deadline is after both now and `cutoff`, without their values, in key order.
     pub fn versions(&self, buckets: u32, which: &[u32], cutoff: u64) -> Result<Vec<ReplicaRecord>> {
+        self.of_buckets(buckets, which, cutoff, false)
+    }
+
+    /// [`Store::versions`] with the values: what a store with nothing in those buckets (a
+    /// node joining a cluster) takes whole, without comparing versions first.
+    pub fn bucket_records(&self, buckets: u32, which: &[u32], cutoff: u64) -> Result<Vec<ReplicaRecord>> {
+        self.of_buckets(buckets, which, cutoff, true)
+    }
+
+    fn of_buckets(
+        &self,
+        buckets: u32,
+        which: &[u32],
+        cutoff: u64,
+        values: bool,
+    ) -> Result<Vec<ReplicaRecord>> {
         check_buckets(buckets)?;
         if let Some(b) = which.iter().find(|&&b| b >= buckets) {
             return Err(Error::new(
@@ -162,19 +178,19 @@ impl Store {
             wanted[b as usize] = true;
         }
         let mut out = Vec::new();
-        self.each_record(cutoff, |ek, h, own| {
+        self.each_record(cutoff, |ek, h, value, own| {
             if wanted[(key_hash(ek) % u64::from(buckets)) as usize] {
                 let (ns, key) = split_entry_key(ek).expect("an entry key");
-                out.push(record(ns, key, &[], h, own));
+                out.push(record(ns, key, if values { value } else { &[] }, h, own));
             }
             true
         })?;
         Ok(out)
     }
 
-    /// `f(entry key, header, own origin)` for every entry and tombstone whose deadline is
+    /// `f(entry key, header, value, own origin)` for every entry and tombstone whose deadline is
     /// after now and `cutoff`, in key order, from one snapshot.
-    fn each_record(&self, cutoff: u64, mut f: impl FnMut(&[u8], &Header, u64) -> bool) -> Result<()> {
+    fn each_record(&self, cutoff: u64, mut f: impl FnMut(&[u8], &Header, &[u8], u64) -> bool) -> Result<()> {
         let g = self.core()?;
         let core = g.core();
         let own = core.origin;
@@ -187,7 +203,7 @@ impl Store {
                     return true; // the settings and meta records
                 }
                 match Header::decode(v) {
-                    Some((h, _)) if h.deadline > cutoff => f(k, &h, own),
+                    Some((h, value)) if h.deadline > cutoff => f(k, &h, value, own),
                     Some(_) => true,
                     None => {
                         damaged = true;

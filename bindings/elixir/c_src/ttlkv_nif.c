@@ -1414,16 +1414,16 @@ nif_digest(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     return enif_make_tuple2(env, ATOM_OK, bin);
 }
 
-/* versions(Store, Buckets, [Bucket], Cutoff) -> {ok, [Record without value]} | {error, _} */
+/* versions(Store, Buckets, [Bucket], Cutoff) -> {ok, [Record without value]} | {error, _};
+ * bucket_records(...) the same with the values (values = 1). */
 static ERL_NIF_TERM
-nif_versions(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+of_buckets(ErlNifEnv *env, const ERL_NIF_TERM argv[], int values)
 {
     nif_store *s;
     unsigned int buckets, n = 0;
     ErlNifUInt64 cutoff;
     ERL_NIF_TERM head, tail;
     ttlkv_replica_list *l = NULL;
-    (void)argc;
     if (!get_store(env, argv[0], &s) || !enif_get_uint(env, argv[1], &buckets) ||
         !enif_get_list_length(env, argv[2], &n) || !enif_get_uint64(env, argv[3], &cutoff)) {
         return enif_make_badarg(env);
@@ -1441,7 +1441,8 @@ nif_versions(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
         }
         which[i] = b;
     }
-    ttlkv_status st = ttlkv_versions(s->store, buckets, which, n, (uint64_t)cutoff, &l);
+    ttlkv_status st = values ? ttlkv_bucket_records(s->store, buckets, which, n, (uint64_t)cutoff, &l)
+                            : ttlkv_versions(s->store, buckets, which, n, (uint64_t)cutoff, &l);
     enif_free(which);
     if (st != TTLKV_OK) {
         return make_error(env, st);
@@ -1449,6 +1450,20 @@ nif_versions(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     ERL_NIF_TERM out = replica_list_to_term(env, l);
     ttlkv_replica_list_free(l);
     return out;
+}
+
+static ERL_NIF_TERM
+nif_versions(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return of_buckets(env, argv, 0);
+}
+
+static ERL_NIF_TERM
+nif_bucket_records(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return of_buckets(env, argv, 1);
 }
 
 static int
@@ -1564,6 +1579,7 @@ static ErlNifFunc nif_funcs[] = {
     {"merge", 2, nif_merge, DIRTY_IO},
     {"digest", 3, nif_digest, DIRTY_IO},
     {"versions", 4, nif_versions, DIRTY_IO},
+    {"bucket_records", 4, nif_bucket_records, DIRTY_IO},
 };
 
 ERL_NIF_INIT(Elixir.TTLKV.NIF, nif_funcs, on_load, NULL, on_upgrade, NULL)

@@ -921,6 +921,15 @@ defmodule TTLKV do
   def versions(store, buckets, which, cutoff_ms) when is_list(which),
     do: TTLKV.NIF.versions(ref!(store), buckets, which, cutoff_ms)
 
+  @doc """
+  `versions/4` with the values: what a store holding nothing in those buckets (a node joining
+  a cluster) takes whole with `merge/2`, without comparing versions first.
+  """
+  @spec bucket_records(t(), pos_integer(), [non_neg_integer()], non_neg_integer()) ::
+          {:ok, [replica_record()]} | {:error, reason()}
+  def bucket_records(store, buckets, which, cutoff_ms) when is_list(which),
+    do: TTLKV.NIF.bucket_records(ref!(store), buckets, which, cutoff_ms)
+
   defp clock_offset(opts) do
     case Keyword.get(opts, :clock_offset_ms, 0) do
       0 -> nil

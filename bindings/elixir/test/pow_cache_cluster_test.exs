@@ -18,7 +18,7 @@ defmodule TTLKV.PowCacheClusterTest do
     :ok
   end
 
-  defp opts(dir, extra), do: [path: dir, anti_entropy_interval: 500] ++ extra
+  defp opts(dir, extra), do: Keyword.merge([path: dir, anti_entropy_interval: 500], extra)
 
   defp dir(context, n), do: tmp_dir("#{context.test}_#{n}")
 
@@ -68,6 +68,18 @@ defmodule TTLKV.PowCacheClusterTest do
     for i <- 1..500, do: :ok = put(a, @config, {"k#{i}", i})
     assert eventually(@settle_ms, fn -> get(c, @config, "k500") == 500 end)
     assert eventually(@settle_ms, fn -> length(all(b, @config, :_)) == 500 end)
+  end
+
+  test "async pushes that meet a busy distribution port are retried, never dropped", context do
+    # Anti-entropy only every 10 minutes: what arrives came by push.
+    extra = fn _ -> [replicate: :async, anti_entropy_interval: 600_000] end
+    {a, b, c} = three_nodes(context, extra)
+    # 40,000 records of 1 KiB to each peer: far past the port's 1 MB busy limit.
+    :ok = flood(a, @config, 40_000)
+
+    for n <- [b, c] do
+      assert eventually(30_000, fn -> count(n, "pow:test") == 40_000 end)
+    end
   end
 
   test "late join: a node that ran alone and took writes merges into the cluster; nothing is wiped",

@@ -170,8 +170,10 @@ def test_expired_records_are_dropped(pair: Tuple[ttlkv.Store, ttlkv.Store]) -> N
     assert a.records([("n", "short"), ("n", "long")]) == [long]  # the expired one is left out
     assert b.merge([short, long]) == 1  # short has expired on its way
     assert b.get("n", "short") is None and b.get("n", "long") == b"v"
-    # digest and versions leave out what expires by the cutoff.
-    # (A cutoff of 0 would count "short" too until the expiry thread has removed it.)
+    # digest and versions leave out what has expired (whether or not it was removed yet)
+    # and what expires by the cutoff; bucket_records is versions with the values.
+    assert a.versions(1, [0]) == [dataclasses.replace(long, value=b"")]
+    assert a.bucket_records(1, [0]) == [long]
     assert a.versions(1, [0], cutoff=now_ms()) == [dataclasses.replace(long, value=b"")]
     assert a.versions(1, [0], cutoff=long.deadline) == []
     assert a.digest(4, cutoff=long.deadline) == [0, 0, 0, 0]

@@ -110,4 +110,5 @@ defmodule TTLKV.NIF do
   def merge(_store, _records), do: :erlang.nif_error(:nif_not_loaded)
   def digest(_store, _buckets, _cutoff), do: :erlang.nif_error(:nif_not_loaded)
   def versions(_store, _buckets, _which, _cutoff), do: :erlang.nif_error(:nif_not_loaded)
+  def bucket_records(_store, _buckets, _which, _cutoff), do: :erlang.nif_error(:nif_not_loaded)
 end

@@ -332,7 +332,7 @@ defmodule TTLKV.PowCache do
   defp check_options(opts, path) do
     known = [:path, :name | TTLKV.open_options() ++ @ignored_start_options ++ @replication_options]
 
-    case Keyword.keys(opts) -- known do
+    case Enum.uniq(Keyword.keys(opts)) -- known do
       [] ->
         check_replication_options(opts, path)
 

@@ -37,7 +37,13 @@ defmodule TTLKV.Replicator do
   # Records that expire within this many ms are left out of a comparison: two stores may see
   # them on either side of their deadline.
   @cutoff_margin 1_000
-  @chunk 5_000
+  @chunk 10_000
+  # Buckets (of 1,024) fetched whole per call: a 32nd of the store.
+  @buckets_per_call 32
+  # Records per push message: well under the distribution's busy limit (1 MB by default).
+  @push_chunk 1_000
+  # How soon a push that met a busy distribution port is tried again (ms).
+  @retry_ms 2
   @call_timeout 30_000
 
   @type option ::
@@ -119,13 +125,17 @@ defmodule TTLKV.Replicator do
       peers: MapSet.new(peers_of(scope, group)),
       pending: %{},
       outbox: [],
+      # Per peer, pushes that met a busy port, oldest first: tried again soon, in order.
+      backlog: %{},
+      retry_armed: false,
       ae: nil,
       ae_waiting: [],
+      ae_next: [],
       ae_again: false,
       stats: %{pushed: 0, merged: 0, ae_rounds: 0, ae_records: 0, laggards: 0}
     }
 
-    {:ok, start_anti_entropy(state)}
+    {:ok, start_anti_entropy(state, :mine)}
   end
 
   # A scope of a stopped replicator may still be going down: wait for its name.
@@ -155,8 +165,14 @@ defmodule TTLKV.Replicator do
     else
       ref = make_ref()
 
-      waiting =
-        for p <- peers, push(p, {:ttlkv_push, self(), ref, records}), into: MapSet.new(), do: p
+      # A peer not connected any more is not waited for (anti-entropy repairs it).
+      {state, waiting} =
+        Enum.reduce(peers, {state, MapSet.new()}, fn p, {st, w} ->
+          case send_push(st, p, {:ttlkv_push, self(), ref, records}) do
+            {st, true} -> {st, MapSet.put(w, p)}
+            {st, false} -> {st, w}
+          end
+        end)
 
       state = bump(state, :pushed, length(peers))
 
@@ -171,29 +187,37 @@ defmodule TTLKV.Replicator do
 
   def handle_call({:sync, timeout}, from, state) do
     timer = Process.send_after(self(), {:ttlkv_sync_timeout, from}, timeout)
-    state = %{state | ae_waiting: [{from, timer} | state.ae_waiting]}
-    {:noreply, if(state.ae, do: %{state | ae_again: true}, else: start_anti_entropy(state))}
+
+    # Answered by a round that starts after this call: the next one when one is running.
+    if state.ae do
+      {:noreply, %{state | ae_next: [{from, timer} | state.ae_next], ae_again: :all}}
+    else
+      {:noreply, start_anti_entropy(%{state | ae_waiting: [{from, timer}]}, :all)}
+    end
   end
 
   def handle_call(:peers, _from, state), do: {:reply, MapSet.to_list(state.peers), state}
   def handle_call(:stats, _from, state), do: {:reply, state.stats, state}
 
   # A peer's anti-entropy asks for our versions of the buckets its digest differs in.
+  # A peer's anti-entropy sends its digest: the buckets that differ, split three ways: empty
+  # on its side (it takes them whole), empty on ours (it sends them whole), and the others,
+  # with our versions of them to compare.
   def handle_call({:ttlkv_ae, :versions, buckets, cutoff, their_digest}, _from, state) do
     reply =
       with {:ok, mine} <- TTLKV.digest(state.store, buckets, cutoff) do
-        differ = differing(mine, their_digest)
+        {theirs_empty, mine_empty, both} = split_differing(mine, their_digest)
 
-        if differ == [] do
-          {:ok, [], []}
-        else
-          with {:ok, versions} <- TTLKV.versions(state.store, buckets, differ, cutoff) do
-            {:ok, differ, Enum.map(versions, &order/1)}
-          end
+        with {:ok, versions} <- versions_of(state.store, buckets, both, cutoff) do
+          {:ok, both, Enum.map(versions, &order/1), theirs_empty, mine_empty}
         end
       end
 
     {:reply, reply, state}
+  end
+
+  def handle_call({:ttlkv_ae, :bucket_records, buckets, which, cutoff}, _from, state) do
+    {:reply, TTLKV.bucket_records(state.store, buckets, which, cutoff), state}
   end
 
   def handle_call({:ttlkv_ae, :records, keys}, _from, state) do
@@ -212,14 +236,28 @@ defmodule TTLKV.Replicator do
 
   def handle_info(:timeout, state), do: {:noreply, flush_outbox(state)}
 
-  def handle_info({:ttlkv_push, from, ref, records}, state) do
-    case merge(state, records) do
-      {:ok, _} ->
-        if ref, do: push(from, {:ttlkv_ack, ref, self()})
+  def handle_info(:ttlkv_retry, state) do
+    state = Enum.reduce(Map.keys(state.backlog), %{state | retry_armed: false}, &drain(&2, &1))
+    {:noreply, arm_retry(state)}
+  end
 
-      {:error, reason} ->
-        Logger.error("TTLKV.Replicator #{state.group}: merge of a push failed: #{inspect(reason)}")
-    end
+  def handle_info({:ttlkv_push, from, ref, records}, state) do
+    state =
+      case merge(state, records) do
+        {:ok, _} when ref != nil ->
+          state |> send_push(from, {:ttlkv_ack, ref, self()}) |> elem(0)
+
+        {:ok, _} ->
+          state
+
+        {:error, reason} ->
+          # No ack: the writer's wait ends at its timeout, and anti-entropy tries again.
+          Logger.error(
+            "TTLKV.Replicator #{state.group}: merge of a push failed: #{inspect(reason)}"
+          )
+
+          state
+      end
 
     {:noreply, bump(state, :merged, length(records))}
   end
@@ -235,7 +273,7 @@ defmodule TTLKV.Replicator do
         # The laggards are repaired by anti-entropy, now.
         GenServer.reply(from, :ok)
         state = bump(%{state | pending: pending}, :laggards, MapSet.size(waiting))
-        {:noreply, if(state.ae, do: %{state | ae_again: true}, else: start_anti_entropy(state))}
+        {:noreply, anti_entropy_soon(state, :all)}
     end
   end
 
@@ -243,17 +281,22 @@ defmodule TTLKV.Replicator do
     new = Enum.reject(pids, &(&1 == self()))
     state = %{state | peers: Enum.into(new, state.peers)}
     # A node came (a join, a late join, a reconnect after a split): compare at once.
-    {:noreply, if(state.ae, do: %{state | ae_again: true}, else: start_anti_entropy(state))}
+    {:noreply, anti_entropy_soon(state, :mine)}
   end
 
   def handle_info({ref, :leave, _group, pids}, %{monitor: ref} = state) do
-    state = %{state | peers: Enum.reduce(pids, state.peers, &MapSet.delete(&2, &1))}
+    state = %{
+      state
+      | peers: Enum.reduce(pids, state.peers, &MapSet.delete(&2, &1)),
+        backlog: Map.drop(state.backlog, pids)
+    }
+
     {:noreply, Enum.reduce(pids, state, fn p, st -> drop_peer(st, p) end)}
   end
 
   def handle_info(:anti_entropy, state) do
     Process.send_after(self(), :anti_entropy, state.interval)
-    {:noreply, if(state.ae, do: state, else: start_anti_entropy(state))}
+    {:noreply, if(state.ae, do: state, else: start_anti_entropy(state, :mine))}
   end
 
   def handle_info({:ttlkv_ae_done, pid, result}, %{ae: pid} = state) do
@@ -273,22 +316,25 @@ defmodule TTLKV.Replicator do
       GenServer.reply(from, {:ok, synced})
     end
 
-    state = %{state | ae: nil, ae_waiting: []}
+    state = %{state | ae: nil, ae_waiting: state.ae_next, ae_next: []}
 
-    if state.ae_again do
-      {:noreply, start_anti_entropy(%{state | ae_again: false})}
-    else
-      {:noreply, state}
+    case state.ae_again do
+      false -> {:noreply, state}
+      which -> {:noreply, start_anti_entropy(%{state | ae_again: false}, which)}
     end
   end
 
   def handle_info({:ttlkv_sync_timeout, from}, state) do
-    case List.keytake(state.ae_waiting, from, 0) do
-      {{^from, _}, rest} ->
+    case {List.keytake(state.ae_waiting, from, 0), List.keytake(state.ae_next, from, 0)} do
+      {{{^from, _}, rest}, _} ->
         GenServer.reply(from, {:error, :timeout})
         {:noreply, %{state | ae_waiting: rest}}
 
-      nil ->
+      {nil, {{^from, _}, rest}} ->
+        GenServer.reply(from, {:error, :timeout})
+        {:noreply, %{state | ae_next: rest}}
+
+      _ ->
         {:noreply, state}
     end
   end
@@ -327,25 +373,64 @@ defmodule TTLKV.Replicator do
 
   # --- pushes ---------------------------------------------------------------------------
 
-  # Never connects and never suspends this process: false when the message could not go
-  # (no connection, or a busy distribution port).
-  defp push(pid, msg) do
-    case :erlang.send(pid, msg, [:noconnect, :nosuspend]) do
-      :ok -> true
-      _ -> false
-    end
-  end
-
   defp flush_outbox(%{outbox: []} = state), do: state
 
   defp flush_outbox(state) do
     records = state.outbox |> Enum.reverse() |> Enum.concat()
+    state = %{state | outbox: []}
 
-    for chunk <- Enum.chunk_every(records, @chunk), p <- state.peers do
-      push(p, {:ttlkv_push, self(), nil, chunk})
+    for chunk <- Enum.chunk_every(records, @push_chunk), p <- state.peers, reduce: state do
+      st -> st |> send_push(p, {:ttlkv_push, self(), nil, chunk}) |> elem(0) |> bump(:pushed, 1)
     end
+  end
 
-    bump(%{state | outbox: []}, :pushed, MapSet.size(state.peers))
+  # A push to one peer, behind any of its backlog: one the port is too busy for now waits in
+  # the backlog (this process never suspends) and is tried again in @retry_ms. A peer that
+  # is not connected gets nothing: anti-entropy brings it up to date when it is back.
+  # Returns {state, whether the message was sent or queued}.
+  defp send_push(state, peer, msg) do
+    case Map.fetch(state.backlog, peer) do
+      {:ok, queue} ->
+        {%{state | backlog: Map.put(state.backlog, peer, :queue.in(msg, queue))}, true}
+
+      :error ->
+        case :erlang.send(peer, msg, [:noconnect, :nosuspend]) do
+          :ok -> {state, true}
+          :nosuspend -> {backlog(state, peer, :queue.from_list([msg])), true}
+          :noconnect -> {state, false}
+        end
+    end
+  end
+
+  defp backlog(state, peer, queue) do
+    arm_retry(%{state | backlog: Map.put(state.backlog, peer, queue)})
+  end
+
+  # One retry timer while anything waits in a backlog.
+  defp arm_retry(%{retry_armed: false, backlog: backlog} = state) when map_size(backlog) > 0 do
+    Process.send_after(self(), :ttlkv_retry, @retry_ms)
+    %{state | retry_armed: true}
+  end
+
+  defp arm_retry(state), do: state
+
+  defp drain(state, peer) do
+    queue = Map.fetch!(state.backlog, peer)
+    state = %{state | backlog: Map.delete(state.backlog, peer)}
+    drain(state, peer, queue)
+  end
+
+  defp drain(state, peer, queue) do
+    case :queue.out(queue) do
+      {:empty, _} ->
+        state
+
+      {{:value, msg}, rest} ->
+        case :erlang.send(peer, msg, [:noconnect, :nosuspend]) do
+          :nosuspend -> backlog(state, peer, queue)
+          _ -> drain(state, peer, rest)
+        end
+    end
   end
 
   defp acked(state, ref, peer) do
@@ -385,8 +470,16 @@ defmodule TTLKV.Replicator do
 
   # --- anti-entropy ---------------------------------------------------------------------
 
-  defp start_anti_entropy(state) do
+  # An exchange compares both stores and sends both ways, so of two peers only the one of the
+  # lower node name starts one on its own (a join, the timer: `:mine`); a sync/2 or a sync
+  # write that timed out compares with every peer (`:all`).
+  defp anti_entropy_soon(%{ae: nil} = state, which), do: start_anti_entropy(state, which)
+  defp anti_entropy_soon(%{ae_again: :all} = state, _which), do: state
+  defp anti_entropy_soon(state, which), do: %{state | ae_again: which}
+
+  defp start_anti_entropy(state, which) do
     peers = MapSet.to_list(state.peers)
+    peers = if which == :all, do: peers, else: Enum.filter(peers, &(node(&1) > node()))
     me = self()
     store = state.store
 
@@ -415,33 +508,70 @@ defmodule TTLKV.Replicator do
     cutoff = System.os_time(:millisecond) + @cutoff_margin
 
     with {:ok, digest} <- TTLKV.digest(store, @buckets, cutoff),
-         {:ok, differ, theirs} <-
+         {:ok, both, theirs, mine_empty, theirs_empty} <-
            GenServer.call(peer, {:ttlkv_ae, :versions, @buckets, cutoff, digest}, @call_timeout) do
-      if differ == [] do
-        {:ok, 0}
-      else
-        {:ok, mine} = TTLKV.versions(store, @buckets, differ, cutoff)
-        mine = Map.new(mine, &order/1)
-        theirs = Map.new(theirs)
-        push = for {k, o} <- mine, newer?(o, Map.get(theirs, k)), do: k
-        pull = for {k, o} <- theirs, newer?(o, Map.get(mine, k)), do: k
+      # Buckets one side has nothing in travel whole, a few at a time.
+      pulled =
+        for chunk <- Enum.chunk_every(mine_empty, @buckets_per_call), reduce: 0 do
+          n ->
+            {:ok, records} =
+              GenServer.call(
+                peer,
+                {:ttlkv_ae, :bucket_records, @buckets, chunk, cutoff},
+                @call_timeout
+              )
 
-        for keys <- Enum.chunk_every(push, @chunk) do
-          {:ok, records} = TTLKV.records(store, keys)
-          {:ok, _} = GenServer.call(peer, {:ttlkv_ae, :merge, records}, @call_timeout)
+            :ok = merge_chunks(store, records)
+            n + length(records)
         end
 
-        for keys <- Enum.chunk_every(pull, @chunk) do
-          {:ok, records} = GenServer.call(peer, {:ttlkv_ae, :records, keys}, @call_timeout)
-          {:ok, _} = TTLKV.merge(store, records)
+      pushed =
+        for chunk <- Enum.chunk_every(theirs_empty, @buckets_per_call), reduce: 0 do
+          n ->
+            {:ok, records} = TTLKV.bucket_records(store, @buckets, chunk, cutoff)
+
+            for part <- Enum.chunk_every(records, @chunk) do
+              {:ok, _} = GenServer.call(peer, {:ttlkv_ae, :merge, part}, @call_timeout)
+            end
+
+            n + length(records)
         end
 
-        {:ok, length(push) + length(pull)}
-      end
+      {:ok, pulled + pushed + compare(store, peer, both, theirs, cutoff)}
     end
   catch
     :exit, reason -> {:error, reason}
   end
+
+  # The buckets both sides hold records in: versions compared, only the newer records sent.
+  defp compare(_store, _peer, [], _theirs, _cutoff), do: 0
+
+  defp compare(store, peer, both, theirs, cutoff) do
+    {:ok, mine} = TTLKV.versions(store, @buckets, both, cutoff)
+    mine = Map.new(mine, &order/1)
+    theirs = Map.new(theirs)
+    push = for {k, o} <- mine, newer?(o, Map.get(theirs, k)), do: k
+    pull = for {k, o} <- theirs, newer?(o, Map.get(mine, k)), do: k
+
+    for keys <- Enum.chunk_every(push, @chunk) do
+      {:ok, records} = TTLKV.records(store, keys)
+      {:ok, _} = GenServer.call(peer, {:ttlkv_ae, :merge, records}, @call_timeout)
+    end
+
+    for keys <- Enum.chunk_every(pull, @chunk) do
+      {:ok, records} = GenServer.call(peer, {:ttlkv_ae, :records, keys}, @call_timeout)
+      :ok = merge_chunks(store, records)
+    end
+
+    length(push) + length(pull)
+  end
+
+  defp merge_chunks(store, records) do
+    Enum.each(Enum.chunk_every(records, @chunk), fn part -> {:ok, _} = TTLKV.merge(store, part) end)
+  end
+
+  defp versions_of(_store, _buckets, [], _cutoff), do: {:ok, []}
+  defp versions_of(store, buckets, which, cutoff), do: TTLKV.versions(store, buckets, which, cutoff)
 
   defp newer?(_order, nil), do: true
   defp newer?(order, other), do: order > other
@@ -449,12 +579,24 @@ defmodule TTLKV.Replicator do
   defp order({ns, key, _value, _deadline, version, origin, _tombstone}),
     do: {{ns, key}, {version, origin}}
 
-  defp differing(<<a::64, rest_a::binary>>, <<b::64, rest_b::binary>>, i, acc) do
-    differing(rest_a, rest_b, i + 1, if(a == b, do: acc, else: [i | acc]))
+  # {empty on their side, empty on ours, non-empty on both} of the buckets whose hashes differ
+  # (a bucket of records hashes to 0 with probability 2^-64: taken as empty, it is sent whole
+  # and merged, which changes nothing).
+  defp split_differing(mine, theirs) when byte_size(mine) == byte_size(theirs),
+    do: split_differing(mine, theirs, 0, {[], [], []})
+
+  defp split_differing(<<a::64, rest_a::binary>>, <<b::64, rest_b::binary>>, i, {te, me, both}) do
+    acc =
+      cond do
+        a == b -> {te, me, both}
+        b == 0 -> {[i | te], me, both}
+        a == 0 -> {te, [i | me], both}
+        true -> {te, me, [i | both]}
+      end
+
+    split_differing(rest_a, rest_b, i + 1, acc)
   end
 
-  defp differing(<<>>, <<>>, _i, acc), do: Enum.reverse(acc)
-
-  defp differing(mine, theirs) when byte_size(mine) == byte_size(theirs),
-    do: differing(mine, theirs, 0, [])
+  defp split_differing(<<>>, <<>>, _i, {te, me, both}),
+    do: {Enum.reverse(te), Enum.reverse(me), Enum.reverse(both)}
 end

@@ -81,6 +81,28 @@ defmodule TTLKV.TestCluster do
   def delete(node, config, key), do: :erpc.call(node, PowCache, :delete, [config, key])
   def all(node, config, match), do: :erpc.call(node, PowCache, :all, [config, match])
 
+  @doc "Puts `n` records of 1 KiB on `node`, 2,000 a call."
+  def flood(node, config, n), do: :erpc.call(node, __MODULE__, :flood_here, [config, n], 120_000)
+
+  @doc false
+  def flood_here(config, n) do
+    value = :binary.copy("x", 1024)
+
+    1..n
+    |> Enum.map(&{"f#{&1}", value})
+    |> Enum.chunk_every(2_000)
+    |> Enum.each(&(:ok = PowCache.put(config, &1)))
+  end
+
+  @doc "The live entries of `namespace` in the PowCache store on `node`."
+  def count(node, namespace), do: :erpc.call(node, __MODULE__, :count_here, [namespace])
+
+  @doc false
+  def count_here(namespace) do
+    {:ok, n} = TTLKV.count(PowCache.store(), namespace)
+    n
+  end
+
   @doc "The store's digest on `node`, for comparing whole stores."
   def digest(node, name \\ PowCache) do
     :erpc.call(node, __MODULE__, :digest_here, [name])

@@ -705,6 +705,17 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
             POINTER(POINTER(ttlkv_replica_list)),  # struct ttlkv_replica_list **out
         ],
     ),
+    "ttlkv_bucket_records": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_store),  # struct ttlkv_store *s
+            c_uint32,  # uint32_t buckets
+            POINTER(c_uint32),  # const uint32_t *which
+            c_size_t,  # size_t n
+            c_uint64,  # uint64_t cutoff
+            POINTER(POINTER(ttlkv_replica_list)),  # struct ttlkv_replica_list **out
+        ],
+    ),
     "ttlkv_replica_list_len": (
         c_size_t,  # size_t
         [

@@ -645,6 +645,7 @@ def verify(h: Any) -> List[str]:
 _records = _lib.ttlkv_records
 _merge = _lib.ttlkv_merge
 _versions = _lib.ttlkv_versions
+_bucket_records = _lib.ttlkv_bucket_records
 _replica_list_len = _lib.ttlkv_replica_list_len
 _replica_list_get = _lib.ttlkv_replica_list_get
 _replica_list_free = _lib.ttlkv_replica_list_free
@@ -768,6 +769,12 @@ def versions(h: Any, buckets: int, which: Sequence[int], cutoff: int, ctx: str) 
     """``ttlkv_versions``: the records of the buckets ``which``, without values."""
     array = (_ffi.uint32_t * len(which))(*which)
     return _replica_list(_versions, (h, buckets, array, len(which), cutoff), ctx)
+
+
+def bucket_records(h: Any, buckets: int, which: Sequence[int], cutoff: int, ctx: str) -> List[ReplicaRecord]:
+    """``ttlkv_bucket_records``: the records of the buckets ``which``, with their values."""
+    array = (_ffi.uint32_t * len(which))(*which)
+    return _replica_list(_bucket_records, (h, buckets, array, len(which), cutoff), ctx)
 
 
 # --- handles --------------------------------------------------------------------------------

@@ -538,6 +538,15 @@ class Store:
         chosen = [_u32(b, "bucket") for b in which]
         return _native.versions(self._h, n, chosen, _u64(cutoff, "cutoff"), "versions")
 
+    def bucket_records(self, buckets: int, which: Iterable[int], cutoff: int = 0) -> List[ReplicaRecord]:
+        """:meth:`versions` with the values: what a store holding nothing in those buckets (a
+        node joining a cluster) takes whole with :meth:`merge`, without comparing first."""
+        n = _buckets(buckets)
+        if isinstance(which, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"which is an iterable of bucket numbers, not {type(which).__name__}")
+        chosen = [_u32(b, "bucket") for b in which]
+        return _native.bucket_records(self._h, n, chosen, _u64(cutoff, "cutoff"), "bucket_records")
+
     # -- maintenance -------------------------------------------------------------------------
 
     def flush(self) -> None:
