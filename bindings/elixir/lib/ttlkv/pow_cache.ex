@@ -642,6 +642,9 @@ defmodule TTLKV.PowCache do
         {:ok, prefix} ->
           scan_prefix(store, namespace, prefix, nil, [])
 
+        :none when key_match in [:_, [:_]] ->
+          one_segment_entries(store, namespace)
+
         :none ->
           case TTLKV.entries(store, namespace) do
             {:ok, entries} -> entries
@@ -688,6 +691,24 @@ defmodule TTLKV.PowCache do
     end
   end
 
+  # What `all(config, :_)` can match, in byte order, without reading the list keys of more
+  # than one segment (Pow's `[struct, :user, id]` and session keys, most of a namespace): they
+  # all start with the escape, the list tag and an external term format header other than a
+  # one-element list's, so the ranges around them are read instead: the keys before the list
+  # tag, the one-element lists (LIST_EXT or STRING_EXT of length 1), and everything after.
+  @one_element_lists [<<0, 1, 131, 107, 0, 1>>, <<0, 1, 131, 108, 0, 0, 0, 1>>]
+  defp one_segment_entries(store, namespace) do
+    below =
+      for key <- ["", <<0>>],
+          {:ok, value} <- [TTLKV.get(store, namespace, key)],
+          do: {key, value}
+
+    below ++
+      scan_prefix(store, namespace, <<0, 0>>, nil, []) ++
+      Enum.flat_map(@one_element_lists, &scan_prefix(store, namespace, &1, nil, [])) ++
+      scan_prefix(store, namespace, "", <<0, 1, 255>>, [])
+  end
+
   # The library lists keys in byte order, which for raw binary keys already is Erlang term
   # order. Only escaped and list keys (first byte 0x00, so listed first, after the empty key
   # if there is one) need a sort.
@@ -698,6 +719,11 @@ defmodule TTLKV.PowCache do
   # Pow's match: the stored key is [namespace | List.wrap(key)] and the head
   # [namespace | List.wrap(key_match)]; the namespace is already fixed here, so the list form
   # (List.wrap(key)) is matched against List.wrap(key_match). :_ is [:_]: one segment only.
+  defp match(pairs, key_match) when key_match in [:_, [:_]] do
+    # The one-segment keys, what [:_] matches, without running a match spec over them.
+    Enum.filter(pairs, &match?({[_], _}, &1))
+  end
+
   defp match(pairs, key_match) do
     spec = :ets.match_spec_compile([{{List.wrap(key_match), :_}, [], [:"$_"]}])
     :ets.match_spec_run(pairs, spec)
