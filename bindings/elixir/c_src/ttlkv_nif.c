@@ -609,7 +609,9 @@ nif_deadline(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     return make_error(env, st);
 }
 
-/* The list's keys (and values, for ttlkv_entries) as [Key] or [{Key, Value}], in key order. */
+/* The list's keys (and values, for ttlkv_entries) as [Key] or [{Key, Value}], in key order.
+ * with_values 2: [{Key, Term}], each value decoded as binary_to_term(V, [safe]) would, or
+ * {Key} when it is no term this VM can safely make (PowCache.all/2: one pass). */
 static ERL_NIF_TERM
 key_list_to_term(ErlNifEnv *env, ttlkv_key_list *kl, int with_values)
 {
@@ -627,7 +629,12 @@ key_list_to_term(ErlNifEnv *env, ttlkv_key_list *kl, int with_values)
             return make_error(env, st);
         }
         ERL_NIF_TERM item = make_binary_copy(env, k, klen);
-        if (with_values) {
+        if (with_values == 2) {
+            ERL_NIF_TERM term;
+            item = enif_binary_to_term(env, v, vlen, &term, ERL_NIF_BIN2TERM_SAFE) == 0
+                       ? enif_make_tuple1(env, item)
+                       : enif_make_tuple2(env, item, term);
+        } else if (with_values) {
             item = enif_make_tuple2(env, item, make_binary_copy(env, v, vlen));
         }
         list = enif_make_list_cell(env, item, list);
@@ -1081,7 +1088,7 @@ nif_namespaces(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
  * After nil is the first page (a NULL pointer); any key, the empty one included, is a cursor
  * (a non-NULL pointer, as the header requires). */
 static ERL_NIF_TERM
-nif_scan(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+scan_common(ErlNifEnv *env, const ERL_NIF_TERM argv[], int with_values)
 {
     nif_store *s;
     ErlNifBinary ns, prefix, after;
@@ -1089,7 +1096,6 @@ nif_scan(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     size_t after_len = 0;
     ErlNifUInt64 limit;
     ttlkv_key_list *kl = NULL;
-    (void)argc;
     if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
         !get_bytes(env, argv[2], &prefix) || !enif_get_uint64(env, argv[4], &limit)) {
         return enif_make_badarg(env);
@@ -1111,9 +1117,24 @@ nif_scan(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     if (st != TTLKV_OK) {
         return make_error(env, st);
     }
-    ERL_NIF_TERM out = key_list_to_term(env, kl, 1);
+    ERL_NIF_TERM out = key_list_to_term(env, kl, with_values);
     ttlkv_key_list_free(kl);
     return out;
+}
+
+static ERL_NIF_TERM
+nif_scan(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return scan_common(env, argv, 1);
+}
+
+/* scan_terms(...) -> as scan, each value decoded (see key_list_to_term). */
+static ERL_NIF_TERM
+nif_scan_terms(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return scan_common(env, argv, 2);
 }
 
 /* set_max_bytes(Store, Bytes :: nil | pos_integer, Eviction :: soonest_deadline | none) ->
@@ -1569,6 +1590,7 @@ static ErlNifFunc nif_funcs[] = {
     {"count", 2, nif_count, DIRTY_IO},
     {"namespaces", 1, nif_namespaces, DIRTY_IO},
     {"scan", 5, nif_scan, DIRTY_IO},
+    {"scan_terms", 5, nif_scan_terms, DIRTY_IO},
     {"set_max_bytes", 3, nif_set_max_bytes, DIRTY_IO},
     {"max_bytes", 1, nif_max_bytes, DIRTY_IO},
     {"backup", 3, nif_backup, DIRTY_IO},

@@ -930,6 +930,12 @@ defmodule TTLKV do
   def bucket_records(store, buckets, which, cutoff_ms) when is_list(which),
     do: TTLKV.NIF.bucket_records(ref!(store), buckets, which, cutoff_ms)
 
+  @doc false
+  # scan/5 with each value decoded as `binary_to_term(v, [:safe])` in the NIF: `{key, term}`,
+  # or `{key}` for a value that is no term this VM can safely make (TTLKV.PowCache.all/2).
+  def scan_terms(store, namespace, prefix, after_key, limit),
+    do: TTLKV.NIF.scan_terms(ref!(store), namespace, prefix, after_key, limit)
+
   defp clock_offset(opts) do
     case Keyword.get(opts, :clock_offset_ms, 0) do
       0 -> nil

@@ -143,7 +143,8 @@ defmodule TTLKV.PowCacheClusterTest do
     dir_a = dir(context, :a)
     :ok = start_cache(a, opts(dir_a, []))
     :ok = put(a, @config, {"key_set_on_a", "value"})
-    :ok = start_cache(b, opts(dir(context, :b), extra_db_nodes: [a]))
+    # extra_db_nodes as Pow also takes it: {module, function, arguments} giving the list.
+    :ok = start_cache(b, opts(dir(context, :b), extra_db_nodes: {List, :wrap, [a]}))
     assert get(b, @config, "key_set_on_a") == "value"
     :ok = put(b, @config, {"key_set_on_b", "value"})
     assert get(a, @config, "key_set_on_b") == "value"

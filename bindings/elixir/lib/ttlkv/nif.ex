@@ -100,6 +100,8 @@ defmodule TTLKV.NIF do
   def count(_store, _ns), do: :erlang.nif_error(:nif_not_loaded)
   def namespaces(_store), do: :erlang.nif_error(:nif_not_loaded)
   def scan(_store, _ns, _prefix, _after, _limit), do: :erlang.nif_error(:nif_not_loaded)
+  # scan/5 with each value decoded as binary_to_term(v, [:safe]): {key, term}, or {key}.
+  def scan_terms(_store, _ns, _prefix, _after, _limit), do: :erlang.nif_error(:nif_not_loaded)
   def set_max_bytes(_store, _bytes, _eviction), do: :erlang.nif_error(:nif_not_loaded)
   def max_bytes(_store), do: :erlang.nif_error(:nif_not_loaded)
   def backup(_store, _dest, _compact), do: :erlang.nif_error(:nif_not_loaded)

@@ -637,50 +637,58 @@ defmodule TTLKV.PowCache do
     namespace = namespace!(config)
     store = store!(config)
 
-    entries =
+    # {raw key, value}: decoded terms from the range scans ({raw key} for a value this VM
+    # cannot decode safely), binaries from a read of the whole namespace.
+    {entries, decoded?} =
       case Key.match_prefix(key_match) do
         {:ok, prefix} ->
-          scan_prefix(store, namespace, prefix, nil, [])
+          {scan_prefix(store, namespace, prefix, nil, []), true}
 
         :none when key_match in [:_, [:_]] ->
-          one_segment_entries(store, namespace)
+          {one_segment_entries(store, namespace), true}
 
         :none ->
           case TTLKV.entries(store, namespace) do
-            {:ok, entries} -> entries
+            {:ok, entries} -> {entries, false}
             {:error, reason} -> fail!(reason, :all)
           end
       end
 
     entries
-    |> Enum.flat_map(fn {raw, bin} ->
+    |> Enum.flat_map(fn entry ->
+      raw = elem(entry, 0)
+
       case Key.decode(raw) do
         # A list key naming an atom this node has never seen (a replica's, say) cannot be
         # decoded safely: it is not listed, rather than listed as the raw bytes it is.
         <<0, 1, _::binary>> = undecoded when undecoded == raw -> []
-        key -> [{Key.list_form(key), bin}]
+        key -> [{Key.list_form(key), entry}]
       end
     end)
     |> match(key_match)
     |> in_key_order(entries)
-    |> Enum.flat_map(fn {list_form, bin} ->
+    |> Enum.flat_map(fn {list_form, entry} ->
       key = Key.unwrap(list_form)
 
-      case decode_value(bin, namespace, key) do
+      case value_of(entry, decoded?, namespace, key) do
         :not_found -> []
         value -> [{key, value}]
       end
     end)
   end
 
+  defp value_of({_raw, term}, true, _namespace, _key), do: term
+  defp value_of({_raw}, true, namespace, key), do: undecodable(namespace, key)
+  defp value_of({_raw, bin}, false, namespace, key), do: decode_value(bin, namespace, key)
+
   # Every live entry whose key starts with `prefix`, in key order: one snapshot, unless more
   # than a page (TTLKV_MAX_KEYS_PER_CALL) match, as no Pow match does.
   defp scan_prefix(store, namespace, prefix, after_key, pages) do
     limit = TTLKV.max_keys_per_call()
 
-    case TTLKV.scan(store, namespace, prefix, after_key, limit) do
+    case TTLKV.scan_terms(store, namespace, prefix, after_key, limit) do
       {:ok, page} when length(page) == limit ->
-        {last, _value} = List.last(page)
+        last = page |> List.last() |> elem(0)
         scan_prefix(store, namespace, prefix, last, [page | pages])
 
       {:ok, page} ->
@@ -699,9 +707,13 @@ defmodule TTLKV.PowCache do
   @one_element_lists [<<0, 1, 131, 107, 0, 1>>, <<0, 1, 131, 108, 0, 0, 0, 1>>]
   defp one_segment_entries(store, namespace) do
     below =
-      for key <- ["", <<0>>],
-          {:ok, value} <- [TTLKV.get(store, namespace, key)],
-          do: {key, value}
+      for key <- ["", <<0>>], {:ok, bin} <- [TTLKV.get(store, namespace, key)] do
+        try do
+          {key, :erlang.binary_to_term(bin, [:safe])}
+        rescue
+          ArgumentError -> {key}
+        end
+      end
 
     below ++
       scan_prefix(store, namespace, <<0, 0>>, nil, []) ++
@@ -712,9 +724,18 @@ defmodule TTLKV.PowCache do
   # The library lists keys in byte order, which for raw binary keys already is Erlang term
   # order. Only escaped and list keys (first byte 0x00, so listed first, after the empty key
   # if there is one) need a sort.
-  defp in_key_order(pairs, [{<<0, _::binary>>, _} | _]), do: Enum.sort(pairs)
-  defp in_key_order(pairs, [{"", _}, {<<0, _::binary>>, _} | _]), do: Enum.sort(pairs)
-  defp in_key_order(pairs, _entries), do: pairs
+  defp in_key_order(pairs, [first | rest]) do
+    case {elem(first, 0), rest} do
+      {<<0, _::binary>>, _} -> sort_pairs(pairs)
+      {"", [second | _]} when binary_part(elem(second, 0), 0, 1) == <<0>> -> sort_pairs(pairs)
+      _ -> pairs
+    end
+  end
+
+  defp in_key_order(pairs, []), do: pairs
+
+  # By list form only (the entries beside them are not comparable in a useful way).
+  defp sort_pairs(pairs), do: Enum.sort_by(pairs, &elem(&1, 0))
 
   # Pow's match: the stored key is [namespace | List.wrap(key)] and the head
   # [namespace | List.wrap(key_match)]; the namespace is already fixed here, so the list form
@@ -777,15 +798,18 @@ defmodule TTLKV.PowCache do
   defp decode_value(bin, namespace, key) do
     :erlang.binary_to_term(bin, [:safe])
   rescue
-    ArgumentError ->
-      # A term naming atoms this VM does not know (or bytes another program wrote): a miss,
-      # not a crash, and never a new atom.
-      Logger.warning(
-        "#{inspect(__MODULE__)}: the value of #{inspect(key)} in #{inspect(namespace)} " <>
-          "is not a term this VM can safely decode; treated as not found"
-      )
+    ArgumentError -> undecodable(namespace, key)
+  end
 
-      :not_found
+  # A term naming atoms this VM does not know (or bytes another program wrote): a miss, not a
+  # crash, and never a new atom.
+  defp undecodable(namespace, key) do
+    Logger.warning(
+      "#{inspect(__MODULE__)}: the value of #{inspect(key)} in #{inspect(namespace)} " <>
+        "is not a term this VM can safely decode; treated as not found"
+    )
+
+    :not_found
   end
 
   defp name(config), do: Keyword.get(config, :name, __MODULE__)
