@@ -654,6 +654,31 @@ defmodule TTLKV.PowCache do
           end
       end
 
+    if decoded? and key_match in [:_, [:_]] and Enum.all?(entries, &plain_key?/1) do
+      # Only raw binary keys (Pow's session ids): each is its own key, and byte order is
+      # their term order.
+      Enum.flat_map(entries, fn
+        {raw, term} ->
+          [{raw, term}]
+
+        {raw} ->
+          :not_found = undecodable(namespace, raw)
+          []
+      end)
+    else
+      match_entries(entries, decoded?, key_match, namespace)
+    end
+  end
+
+  defp plain_key?(entry) do
+    case elem(entry, 0) do
+      <<0, _::binary>> -> false
+      "" -> false
+      _ -> true
+    end
+  end
+
+  defp match_entries(entries, decoded?, key_match, namespace) do
     entries
     |> Enum.flat_map(fn entry ->
       raw = elem(entry, 0)
@@ -734,8 +759,16 @@ defmodule TTLKV.PowCache do
 
   defp in_key_order(pairs, []), do: pairs
 
-  # By list form only (the entries beside them are not comparable in a useful way).
-  defp sort_pairs(pairs), do: Enum.sort_by(pairs, &elem(&1, 0))
+  # By list form only (the entries beside them are not comparable in a useful way). The byte
+  # order of list keys often already is their term order (one user's keys, ids of one integer
+  # encoding): one pass finds out, and only a list out of order is sorted.
+  defp sort_pairs(pairs) do
+    if sorted?(pairs), do: pairs, else: Enum.sort_by(pairs, &elem(&1, 0))
+  end
+
+  defp sorted?([{a, _} | [{b, _} | _] = rest]) when a <= b, do: sorted?(rest)
+  defp sorted?([_, _ | _]), do: false
+  defp sorted?(_), do: true
 
   # Pow's match: the stored key is [namespace | List.wrap(key)] and the head
   # [namespace | List.wrap(key_match)]; the namespace is already fixed here, so the list form
