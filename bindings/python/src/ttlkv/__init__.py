@@ -20,6 +20,7 @@ from __future__ import annotations
 from . import _abi, _errors, _ffi
 from ._convert import TTL_NEVER, ReplicaRecord, ttl_to_ms
 from ._errors import *  # noqa: F403  one exception class per failing status code (_errors.__all__)
+from ._memoize import memoize
 from ._namespace import Namespace
 from ._serializers import JSONSerializer, PickleSerializer, Serializer
 from ._store import CorruptionResetWarning, Store
@@ -76,6 +77,7 @@ __all__ = [
     "TTL_NEVER",
     "library_path",
     "library_version",
+    "memoize",
     "ttl_to_ms",
 ]
 __all__ += _errors.__all__
