@@ -106,6 +106,32 @@ def test_incr_from_four_processes_loses_no_increment(tmp_path: Path) -> None:
     assert cache.get("shared") == 2000
 
 
+def _add_race(path: str, me: int, keys: int, queue: Any) -> None:
+    cache = tdj.TTLKVCache(path, {})
+    queue.put((me, [i for i in range(keys) if cache.add(f"slot-{i}", me, timeout=600)]))
+
+
+def test_add_from_four_worker_processes_has_exactly_one_winner_per_key(tmp_path: Path) -> None:
+    # gunicorn-style workers racing for the same keys: every key is added exactly once, and
+    # the value stored is the winner's.
+    make(tmp_path)  # the store exists before the workers open it
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_add_race, args=(str(tmp_path), me, 300, queue)) for me in range(4)]
+    for p in procs:
+        p.start()
+    won = dict(queue.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    winners = [me for me, slots in won.items() for _ in slots]
+    assert len(winners) == 300
+    cache = make(tmp_path)
+    for me, slots in won.items():
+        for i in slots:
+            assert cache.get(f"slot-{i}") == me
+
+
 def test_a_forked_child_opens_its_own_store(tmp_path: Path) -> None:
     cache = make(tmp_path)
     cache.set("before", "parent")
