@@ -31,6 +31,8 @@ STORE_OPTIONS = frozenset(
 PICKLE_MARKER = b"\x01"
 _I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 _COUNTER_START = frozenset(b"-0123456789")
+_MARKER = PICKLE_MARKER[0]
+_pickle_loads = pickle.loads
 
 
 def dumps(value: Any) -> bytes:
@@ -43,10 +45,12 @@ def dumps(value: Any) -> bytes:
 
 def loads(data: bytes) -> Any:
     """The value of a stored form written by :func:`dumps` (or a counter of any language)."""
-    if data[:1] == PICKLE_MARKER:
-        return pickle.loads(data[1:])
-    if data and data[0] in _COUNTER_START:
-        return int(data)
+    if data:
+        first = data[0]
+        if first == _MARKER:
+            return _pickle_loads(data[1:])
+        if first in _COUNTER_START:
+            return int(data)
     raise ValueError("not a cached value of ttlkv: neither a counter nor a marked pickle")
 
 

@@ -89,7 +89,7 @@ class Namespace(MutableMapping):  # type: ignore[type-arg]
     def put(self, key: Key, value: Any, ttl: TTL = _DEFAULT) -> None:
         """Inserts or overwrites ``key``. ``ttl`` (seconds, ``None`` = never) overrides the
         namespace's default."""
-        k = key if type(key) is bytes else _key(key)
+        k = key if type(key) is bytes else key.encode("utf-8") if type(key) is str else _key(key)  # see get
         if self.serializer is not None:
             value = self.serializer.dumps(value)
         v = value if type(value) is bytes else _value(value)
@@ -106,7 +106,8 @@ class Namespace(MutableMapping):  # type: ignore[type-arg]
     def get(self, key: Key, default: Any = None) -> Any:
         """The value of ``key`` (``bytes``, or the serializer's object), or ``default`` if it is
         absent or expired."""
-        k = key if type(key) is bytes else _key(key)
+        # to_key's result, inline for the two exact types (a subclass takes the general path)
+        k = key if type(key) is bytes else key.encode("utf-8") if type(key) is str else _key(key)
         try:
             kl = _SIZES[len(k)]
         except IndexError:

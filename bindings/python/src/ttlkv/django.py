@@ -14,7 +14,10 @@
 Django's semantics hold exactly: ``timeout=None`` never expires, ``0`` or a negative timeout
 expires at once (``set`` deletes the key, ``add`` stores nothing, ``touch`` deletes), keys are
 ``make_key(key, version)`` (``KEY_PREFIX``, ``VERSION``, ``KEY_FUNCTION``) and validated with
-Django's memcached warnings.
+Django's memcached warnings. With Django's default key function and key methods, keys take a
+fast path that gives the same keys and the same warnings, from Django's ``validate_key``
+(see :meth:`TTLKVCache.make_and_validate_key`); a ``KEY_FUNCTION``, or a ``make_key`` or
+``validate_key`` of a subclass or set on the cache, goes through Django's methods as ever.
 
 **Values.** An ``int`` (not a ``bool``) of the signed 64-bit range is stored as ASCII decimal
 (``b"42"``), the library's counter format, so ``incr``/``decr`` are one atomic ttlkv ``incr``
@@ -50,11 +53,14 @@ store by bytes (``max_bytes``), evicting the soonest deadline first, not by an e
 from __future__ import annotations
 
 import os
+import pickle
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from django.core.cache.backends.base import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
     DEFAULT_TIMEOUT,
+    MEMCACHE_MAX_KEY_LENGTH,
     BaseCache,
+    default_key_func,
 )
 from django.core.exceptions import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
     ImproperlyConfigured,
@@ -68,9 +74,34 @@ __all__ = ["PICKLE_MARKER", "TTLKVCache", "dumps", "loads"]
 
 _OWN_OPTIONS = frozenset(("namespace", "max_bytes", "eviction"))
 
+# The key fast path (TTLKVCache.make_and_validate_key) stands in for these three methods of
+# Django's; an override of any of them, in a subclass or on an instance, turns it off.
+_KEY_METHODS = frozenset(("make_key", "validate_key", "make_and_validate_key"))
+_getpid = os.getpid
+
+# This process's id, for the per-process store check of every call. os.getpid() is a system
+# call (~0.2 µs on a VM, near a tenth of a get), so the id is read at import and again in every
+# forked child, by the hook os.fork() runs there (as any fork that goes on running Python does:
+# PyOS_AfterFork_Child). Were it ever stale, the library still refuses an inherited handle.
+_pid = _getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = _getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+_pickle_loads = pickle.loads
+
 
 class TTLKVCache(BaseCache):  # type: ignore[misc]  # Django ships no type information
     """A Django cache in one namespace of the ttlkv store at ``LOCATION`` (see the module)."""
+
+    _plain_keys: bool  # set by _plain_keys_update
+    _inline_keys: bool
 
     def __init__(self, location: str, params: Dict[str, Any]) -> None:
         options = dict(params.get("OPTIONS", params.get("options", {})))
@@ -96,18 +127,80 @@ class TTLKVCache(BaseCache):  # type: ignore[misc]  # Django ships no type infor
             self._max_bytes = (options.get("max_bytes"), options.get("eviction", "soonest_deadline"))
         self._ns_pid = -1
         self._ns_cached: Optional[Namespace] = None
+        self._plain_keys_update()
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def make_and_validate_key(self, key: Any, version: Optional[int] = None) -> Any:
+        """Django's ``make_and_validate_key``, with a fast path that gives the same key and the
+        same warnings: while ``key_func`` is Django's ``default_key_func`` and ``make_key``,
+        ``validate_key`` and this method are Django's (not overridden by a subclass or on the
+        instance), the key is ``default_key_func``'s own expression, and ``validate_key`` is
+        called only when a key could draw one of its warnings: longer than
+        ``MEMCACHE_MAX_KEY_LENGTH``, or holding a space or a character ``str.isprintable``
+        refuses (which every control character ``\\x00``-``\\x1f`` and ``\\x7f`` is). A key
+        with none of these matches neither of ``memcache_key_warnings``' tests, so skipping the
+        call changes nothing but its cost (~2 µs: a generator and Django's lazily compiled
+        regex). ``key_prefix``, ``version`` and ``key_func`` are read at every call, as Django
+        does."""
+        if self._plain_keys and self.key_func is default_key_func:
+            if version is None:
+                version = self.version
+            k = "%s:%s:%s" % (self.key_prefix, version, key)  # default_key_func's expression
+            if len(k) > MEMCACHE_MAX_KEY_LENGTH or " " in k or not k.isprintable():
+                self.validate_key(k)  # Django's own: its warnings, from its line
+            return k
+        return super().make_and_validate_key(key, version=version)
+
+    def _plain_keys_update(self) -> None:
+        """``_plain_keys``: ``make_key`` and ``validate_key`` are Django's, so the fast path of
+        :meth:`make_and_validate_key` holds; ``_inline_keys``: so is that method (this class's),
+        so :meth:`get` may run the fast path inline."""
+        cls, shadowed = type(self), self.__dict__.keys()
+        plain = (
+            cls.make_key is BaseCache.make_key
+            and cls.validate_key is BaseCache.validate_key
+            and "make_key" not in shadowed
+            and "validate_key" not in shadowed
+        )
+        inline = (
+            plain
+            and cls.make_and_validate_key is TTLKVCache.make_and_validate_key
+            and "make_and_validate_key" not in shadowed
+        )
+        object.__setattr__(self, "_plain_keys", plain)
+        object.__setattr__(self, "_inline_keys", inline)
+
+    # An instance attribute shadowing one of the key methods (``cache.validate_key = ...``,
+    # ``mock.patch.object(cache, "make_key")``) is seen when it is set or deleted, so the fast
+    # path costs no check of the instance per call.
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _KEY_METHODS:
+            self._plain_keys_update()
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        if name in _KEY_METHODS:
+            self._plain_keys_update()
 
     # -- the store, per process ----------------------------------------------------------
 
     @property
     def _ns(self) -> Namespace:
-        pid = os.getpid()
         ns = self._ns_cached
-        if ns is None or self._ns_pid != pid:
-            ns = open_store(pid, self._location, self._store_options, self._max_bytes).namespace(
-                self._namespace_name, ttl=None
-            )
-            self._ns_cached, self._ns_pid = ns, pid
+        if ns is None or self._ns_pid != _pid:
+            ns = self._open_ns()
+        return ns
+
+    def _open_ns(self) -> Namespace:
+        """This process's namespace, opened (once per process: a forked child opens its own)."""
+        global _pid
+        pid = _pid = _getpid()
+        ns = open_store(pid, self._location, self._store_options, self._max_bytes).namespace(
+            self._namespace_name, ttl=None
+        )
+        self._ns_cached, self._ns_pid = ns, pid
         return ns
 
     def _ttl(self, timeout: Any) -> Tuple[bool, Optional[float]]:
@@ -132,18 +225,33 @@ class TTLKVCache(BaseCache):  # type: ignore[misc]  # Django ships no type infor
         return self._ns.add(k, data, ttl)
 
     def get(self, key: Any, default: Any = None, version: Optional[int] = None) -> Any:
-        k = self.make_and_validate_key(key, version=version)
-        data = self._ns.get(k)
-        return default if data is None else loads(data)
+        if self._inline_keys and self.key_func is default_key_func:  # make_and_validate_key, inline
+            k = "%s:%s:%s" % (self.key_prefix, self.version if version is None else version, key)
+            if len(k) > MEMCACHE_MAX_KEY_LENGTH or " " in k or not k.isprintable():
+                self.validate_key(k)
+        else:
+            k = self.make_and_validate_key(key, version=version)
+        ns = self._ns_cached  # self._ns, inline: the hottest path
+        if ns is None or self._ns_pid != _pid:
+            ns = self._open_ns()
+        data = ns.get(k)
+        if data is None:
+            return default
+        if data[:1] == PICKLE_MARKER:  # loads(data), its usual case inline
+            return _pickle_loads(data[1:])
+        return loads(data)
 
     def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Optional[int] = None) -> None:
         k = self.make_and_validate_key(key, version=version)
         data = dumps(value)
         expired, ttl = self._ttl(timeout)
+        ns = self._ns_cached  # self._ns, inline
+        if ns is None or self._ns_pid != _pid:
+            ns = self._open_ns()
         if expired:
-            self._ns.delete(k)
+            ns.delete(k)
         else:
-            self._ns.put(k, data, ttl)
+            ns.put(k, data, ttl)
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: Optional[int] = None) -> bool:
         k = self.make_and_validate_key(key, version=version)
@@ -159,7 +267,8 @@ class TTLKVCache(BaseCache):  # type: ignore[misc]  # Django ships no type infor
         return self.make_and_validate_key(key, version=version) in self._ns
 
     def get_many(self, keys: Iterable[Any], version: Optional[int] = None) -> Dict[Any, Any]:
-        made = {self.make_and_validate_key(key, version=version): key for key in keys}
+        make = self.make_and_validate_key
+        made = {make(key, version=version): key for key in keys}
         if not made:
             return {}
         found = self._ns.get_many(list(made))
