@@ -175,6 +175,12 @@
 #define TTLKV_STAT_CORRUPTION_RESETS 13
 
 /**
+ * `ttlkv_stat()`: 1 when this process's open returned the store to its last flush after a
+ * crash of the machine (periodic mode: the commits after that flush are dropped), else 0.
+ */
+#define TTLKV_STAT_ROLLED_BACK_AT_OPEN 14
+
+/**
  * `ttlkv_incr()` flag: create a missing counter (with the value `delta` and the TTL
  * `create_ttl_ms`) instead of returning TTLKV_NOT_FOUND.
  */

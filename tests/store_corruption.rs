@@ -171,3 +171,207 @@ fn a_flush_mark_that_is_a_link_is_refused() {
     assert_eq!(e.kind(), ErrorKind::PathInvalid, "{e}");
     assert_eq!(std::fs::read(&elsewhere).unwrap(), b"precious");
 }
+
+// ---- periodic mode: back to the last flush after a crash of the machine -----------------
+
+fn periodic(boot: &str) -> Options {
+    opts(boot).durability(ttlkv::Durability::Periodic {
+        sync_interval: std::time::Duration::from_secs(3600),
+    })
+}
+
+/// Runs `steps` (see `roll_back_child`) in a child process that ends without closing the
+/// store, as a crash would: whatever it did not flush was never flushed.
+fn run_child(path: &Path, boot: &str, durability: &str, steps: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "roll_back_child", "--nocapture", "--test-threads=1"])
+        .env("TTLKV_RB_STORE", path)
+        .env("TTLKV_RB_BOOT", boot)
+        .env("TTLKV_RB_DURABILITY", durability)
+        .env("TTLKV_RB_STEPS", steps)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("steps done"),
+        "the child did not run its steps"
+    );
+}
+
+/// The child of `run_child`: steps `put:k=v`, `del:k`, `flush`, `fill:N` (N more keys), comma
+/// separated; then `exit` without closing (no clean close, no final flush).
+#[test]
+fn roll_back_child() {
+    let (Some(path), Ok(boot), Ok(durability), Ok(steps)) = (
+        std::env::var_os("TTLKV_RB_STORE"),
+        std::env::var("TTLKV_RB_BOOT"),
+        std::env::var("TTLKV_RB_DURABILITY"),
+        std::env::var("TTLKV_RB_STEPS"),
+    ) else {
+        return;
+    };
+    let o = if durability == "sync" {
+        opts(&boot)
+    } else {
+        periodic(&boot)
+    };
+    let s = Store::open(&path, o).unwrap();
+    for step in steps.split(',') {
+        if let Some(kv) = step.strip_prefix("put:") {
+            let (k, v) = kv.split_once('=').unwrap();
+            s.put(b"ns", k.as_bytes(), v.as_bytes(), TTL_NEVER).unwrap();
+        } else if let Some(k) = step.strip_prefix("del:") {
+            s.delete(b"ns", k.as_bytes()).unwrap();
+        } else if step == "flush" {
+            s.flush().unwrap();
+        } else if let Some(n) = step.strip_prefix("fill:") {
+            for i in 0..n.parse::<usize>().unwrap() {
+                s.put(b"ns", format!("fill-{i:05}").as_bytes(), &[b'f'; 300], TTL_NEVER)
+                    .unwrap();
+            }
+        }
+    }
+    println!("steps done");
+    std::process::exit(0);
+}
+
+fn get(s: &Store, k: &str) -> Option<String> {
+    s.get(b"ns", k.as_bytes())
+        .unwrap()
+        .map(|v| String::from_utf8(v).unwrap())
+}
+
+#[test]
+fn after_a_crash_of_the_machine_periodic_mode_returns_to_exactly_its_last_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let steps = "put:a=1,put:b=2,flush,put:a=changed,del:b,put:c=3,fill:300";
+    run_child(&path, "boot-1", "periodic", steps);
+    // A process crash (the same boot) loses nothing: the OS kept every page.
+    let s = Store::open(&path, periodic("boot-1")).unwrap();
+    assert_eq!(s.stats().unwrap().rolled_back_at_open, 0);
+    assert_eq!(get(&s, "a").as_deref(), Some("changed"));
+    assert_eq!(get(&s, "c").as_deref(), Some("3"));
+    s.close();
+
+    // The same workload, then the machine goes down: the next boot is back at the flush.
+    let path = dir.path().join("store2");
+    run_child(&path, "boot-1", "periodic", steps);
+    let s = Store::open(&path, periodic("boot-2")).unwrap();
+    let st = s.stats().unwrap();
+    assert_eq!((st.rolled_back_at_open, st.verified_at_open), (1, 1));
+    assert_eq!(get(&s, "a").as_deref(), Some("1"));
+    assert_eq!(get(&s, "b").as_deref(), Some("2"));
+    assert_eq!(get(&s, "c"), None);
+    assert_eq!(s.count(b"ns").unwrap(), 2);
+    assert!(s.verify().unwrap().is_ok());
+    // The store goes on from there, and the next open of this boot has nothing to do.
+    s.put(b"ns", b"d", b"4", TTL_NEVER).unwrap();
+    s.close();
+    let s = Store::open(&path, periodic("boot-2")).unwrap();
+    let st = s.stats().unwrap();
+    assert_eq!((st.rolled_back_at_open, st.verified_at_open), (0, 0));
+    assert_eq!(get(&s, "d").as_deref(), Some("4"));
+    assert_eq!(s.count(b"ns").unwrap(), 3);
+    s.close();
+    // A sync-mode open after such a crash rolls back too: the mark decides, not the opener.
+    let path = dir.path().join("store3");
+    run_child(&path, "boot-1", "periodic", steps);
+    let s = Store::open(&path, opts("boot-2")).unwrap();
+    assert_eq!(s.stats().unwrap().rolled_back_at_open, 1);
+    assert_eq!(get(&s, "a").as_deref(), Some("1"));
+}
+
+#[test]
+fn a_sync_writer_after_a_periodic_flush_keeps_its_writes_and_no_roll_back_happens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    run_child(&path, "boot-1", "periodic", "put:a=1,flush,put:a=unflushed");
+    // A sync-mode process writes next (its writes are on disk when they return) and dies.
+    run_child(&path, "boot-1", "sync", "put:s=durable,fill:200");
+    let s = Store::open(&path, periodic("boot-2")).unwrap();
+    let st = s.stats().unwrap();
+    assert_eq!((st.rolled_back_at_open, st.verified_at_open), (0, 1));
+    assert_eq!(get(&s, "s").as_deref(), Some("durable"));
+    assert_eq!(s.count(b"ns").unwrap(), 202);
+}
+
+/// FNV-1a, 64 bits, as the flush mark's checksum (src/env/mark.rs).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Rewrites the meta page a flush mark carries with `edit`, checksum and all.
+fn edit_marked_meta(path: &Path, edit: impl FnOnce(&mut [u8])) {
+    let text = std::fs::read_to_string(path.join("flush.mark")).unwrap();
+    let f: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(f.len(), 7, "{text}");
+    let mut meta: Vec<u8> = (0..f[4].len() / 2)
+        .map(|i| u8::from_str_radix(&f[4][2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    edit(&mut meta);
+    let hex: String = meta.iter().map(|b| format!("{b:02x}")).collect();
+    let body = format!("{} {} {} {} {hex} {}", f[0], f[1], f[2], f[3], f[5]);
+    let line = format!("{body} {:016x}\n", fnv1a(body.as_bytes()));
+    std::fs::write(path.join("flush.mark"), format!("{line:<512}")).unwrap();
+}
+
+#[test]
+fn a_roll_back_to_a_damaged_snapshot_is_undone_and_the_store_as_the_crash_left_it_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    run_child(
+        &path,
+        "boot-1",
+        "periodic",
+        "put:a=1,put:b=2,flush,put:a=3,fill:50",
+    );
+    // The flushed snapshot as the mark describes it is damaged: its main tree claims a record
+    // count it does not have (md_entries of the second MDB_db, bytes 104..112 of MDB_meta).
+    edit_marked_meta(&path, |m| m[104..112].copy_from_slice(&999u64.to_le_bytes()));
+    let s = Store::open(&path, periodic("boot-2")).unwrap();
+    let st = s.stats().unwrap();
+    assert_eq!((st.rolled_back_at_open, st.verified_at_open), (0, 1));
+    assert_eq!(get(&s, "a").as_deref(), Some("3"));
+    assert_eq!(s.count(b"ns").unwrap(), 52);
+    s.close();
+    // With both states damaged, open refuses the store (here: the crash state damaged too).
+    let path = dir.path().join("store2");
+    run_child(
+        &path,
+        "boot-1",
+        "periodic",
+        "put:needle-key=x,flush,put:other-key=y",
+    );
+    edit_marked_meta(&path, |m| m[104..112].copy_from_slice(&999u64.to_le_bytes()));
+    damage_value_length(&path);
+    let e = Store::open(&path, periodic("boot-2")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
+}
+
+#[test]
+fn a_damaged_mark_is_no_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    run_child(&path, "boot-1", "periodic", "put:a=1,flush,put:a=2");
+    let mark_path = path.join("flush.mark");
+    let mut mark = std::fs::read(&mark_path).unwrap();
+    assert!(
+        mark.starts_with(b"ttlkv-flush 2 boot-1 "),
+        "{}",
+        String::from_utf8_lossy(&mark)
+    );
+    mark[40] ^= 1;
+    std::fs::write(&mark_path, &mark).unwrap();
+    // Not trusted: no roll-back, the store as the crash left it is verified instead.
+    let s = Store::open(&path, periodic("boot-2")).unwrap();
+    let st = s.stats().unwrap();
+    assert_eq!((st.rolled_back_at_open, st.verified_at_open), (0, 1));
+    assert_eq!(get(&s, "a").as_deref(), Some("2"));
+}

@@ -229,6 +229,9 @@ pub struct Stats {
     /// 1 when this process's open found the store damaged and reset it
     /// ([`crate::OnCorruption::Reset`]), else 0.
     pub corruption_resets: u64,
+    /// 1 when this process's open returned the store to its last flush after a crash of the
+    /// machine (periodic mode: the later, unflushed commits are dropped), else 0.
+    pub rolled_back_at_open: u64,
     /// Idle read transactions this process keeps for reuse, each holding one of the reader
     /// slots every process shares; given back when the process stops reading.
     pub pooled_readers: u64,
@@ -256,6 +259,7 @@ impl Stats {
         ("tree_bytes", |s| s.tree_bytes),
         ("verified_at_open", |s| s.verified_at_open),
         ("corruption_resets", |s| s.corruption_resets),
+        ("rolled_back_at_open", |s| s.rolled_back_at_open),
     ];
 }
 
@@ -291,6 +295,7 @@ pub(crate) struct Counters {
     pub evicted: AtomicU64,
     pub verified_at_open: AtomicU64,
     pub corruption_resets: AtomicU64,
+    pub rolled_back_at_open: AtomicU64,
     pub last_error: Mutex<Option<String>>,
 }
 

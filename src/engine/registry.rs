@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use super::commit::Committer;
 use super::{expiry, Core, Counters};
-use crate::env::{Env, EnvOptions};
+use crate::env::{Env, EnvOptions, OpenGuard};
 use crate::error::Result;
 use crate::options::{Durability, Options};
 
@@ -66,21 +66,70 @@ pub(crate) fn open_shared(path: &Path, identity: Identity, opts: &Options) -> Re
     if let Some(shared) = current.upgrade() {
         return Ok(shared);
     }
-    let env = Env::open(
-        path,
-        &EnvOptions {
-            map_size: opts.map_size,
-            max_map_size: opts.max_map_size,
-            max_readers: opts.max_readers,
-            no_sync: matches!(opts.durability, Durability::Periodic { .. }),
-            write_map: opts.write_map,
-            allow_shared_dir: opts.allow_shared_dir,
-            boot_id: opts.boot_id.clone().or_else(crate::env::boot_id),
-        },
-    )?;
+    let env_opts = EnvOptions {
+        map_size: opts.map_size,
+        max_map_size: opts.max_map_size,
+        max_readers: opts.max_readers,
+        no_sync: matches!(opts.durability, Durability::Periodic { .. }),
+        write_map: opts.write_map,
+        allow_shared_dir: opts.allow_shared_dir,
+        boot_id: opts.boot_id.clone().or_else(crate::env::boot_id),
+    };
+    // Opens of this directory, in every process, check it one at a time (held to the end).
+    let _open = OpenGuard::take(path, opts.allow_shared_dir)?;
     // After an OS crash or power loss, commits that were not flushed may have reached the
-    // disk in any order: check the whole store once before anyone uses it.
-    let suspect = env.may_hold_reordered_writes()?;
+    // disk in any order: return to the last flush when the mark allows it (env/mark.rs), and
+    // check the whole store once before anyone uses it.
+    let mut rolled_back = crate::env::roll_back_to_flush(path, env_opts.boot_id.as_deref())?;
+    let (mut core, mut wake_rx) = new_core(Env::open(path, &env_opts)?, opts);
+    let suspect = rolled_back.is_some() || core.env.may_hold_reordered_writes()?;
+    if suspect {
+        core.counters.verified_at_open.store(1, Ordering::Relaxed);
+        let mut report = core.verify()?;
+        if !report.is_ok() {
+            if let Some(undo) = rolled_back.take() {
+                // The flushed snapshot is damaged (its pin was lost before the crash, or a
+                // process in sync mode wrote over it): look at the store as the crash left it.
+                drop(core);
+                undo.undo()?;
+                (core, wake_rx) = new_core(Env::open(path, &env_opts)?, opts);
+                core.counters.verified_at_open.store(1, Ordering::Relaxed);
+                report = core.verify()?;
+            }
+        }
+        if !report.is_ok() {
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::Corrupted,
+                format!(
+                    "{} is damaged (checked at open after an unclean shutdown of the machine): {}",
+                    path.display(),
+                    report.problems.join("; ")
+                ),
+            ));
+        }
+        core.counters
+            .rolled_back_at_open
+            .store(u64::from(rolled_back.is_some()), Ordering::Relaxed);
+    }
+    if suspect {
+        // Verified: mark it, so that the next open in this boot does not check again.
+        core.env.flush()?;
+    } else if core.env.pins() {
+        core.env.pin_at_open()?;
+    }
+    let thread = expiry::spawn(core.clone(), wake_rx, path)?;
+    let shared = Arc::new(Shared {
+        core,
+        thread: Mutex::new(Some(thread)),
+        slot: slot.clone(),
+    });
+    *current = Arc::downgrade(&shared);
+    Ok(shared)
+}
+
+/// The core of a freshly opened environment, and the receiving end of its expiry thread's
+/// wake-ups (the thread is started once the open has checked the store).
+fn new_core(env: Env, opts: &Options) -> (Arc<Core>, Receiver<()>) {
     let reclaimed = env.reader_check().unwrap_or(0) as u64;
     let (wake_tx, wake_rx): (Sender<()>, Receiver<()>) = crossbeam_channel::bounded(1);
     let now = opts.clock.now_ms();
@@ -106,30 +155,7 @@ pub(crate) fn open_shared(path: &Path, identity: Identity, opts: &Options) -> Re
     core.counters
         .readers_reclaimed
         .store(reclaimed, Ordering::Relaxed);
-    if suspect {
-        core.counters.verified_at_open.store(1, Ordering::Relaxed);
-        let report = core.verify()?;
-        if !report.is_ok() {
-            return Err(crate::error::Error::new(
-                crate::error::ErrorKind::Corrupted,
-                format!(
-                    "{} is damaged (checked at open after an unclean shutdown of the machine): {}",
-                    path.display(),
-                    report.problems.join("; ")
-                ),
-            ));
-        }
-        // Verified: mark it, so that the next open in this boot does not check again.
-        core.env.flush()?;
-    }
-    let thread = expiry::spawn(core.clone(), wake_rx, path)?;
-    let shared = Arc::new(Shared {
-        core,
-        thread: Mutex::new(Some(thread)),
-        slot: slot.clone(),
-    });
-    *current = Arc::downgrade(&shared);
-    Ok(shared)
+    (core, wake_rx)
 }
 
 /// Drops a handle's reference; the last one closes the environment, under the directory's

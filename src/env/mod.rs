@@ -55,10 +55,13 @@ use crate::error::{Error, ErrorKind, Result};
 
 mod files;
 mod layout;
+mod mark;
 mod txn;
 
-use files::{check_directory, DataFile};
+use files::{check_directory, DataFile, FileLock};
 use layout::{map_base, next_pgno};
+pub(crate) use mark::roll_back_to_flush;
+use mark::{meta_last_pgno, meta_txnid, read_mark, write_mark, Mark, Meta, META_LEN};
 use txn::free_pages;
 pub(crate) use txn::{ReadTxn, WriteTxn};
 
@@ -68,10 +71,11 @@ pub(crate) const FORMAT_VERSION: u32 = 1;
 const DB_META: &str = "meta";
 const DATA_FILE: &str = "data.mdb";
 const LOCK_FILE: &str = "lock.mdb";
-/// Beside the store: the last transaction id known to be on disk and the kernel boot id of
-/// the flush that put it there (see [`Env::may_hold_reordered_writes`]).
+/// Beside the store: the last transaction id known to be on disk, the kernel boot id of the
+/// flush that put it there and, in periodic mode, that snapshot's meta page (see mark.rs).
 const FLUSH_MARK: &str = "flush.mark";
-const FLUSH_MARK_LEN: usize = 96;
+/// Pins (mark.rs) take one reader slot per process: only where the table has room for them.
+const MIN_READERS_TO_PIN: u32 = 32;
 
 /// True for the record of the named `meta` database, which shares the main database with
 /// the data.
@@ -82,6 +86,11 @@ pub(crate) fn is_database_record(key: &[u8]) -> bool {
 /// The bytes of `data.mdb` that carry the two cross-process locks.
 const WRITER_BYTE: i64 = 0;
 const RESIZE_BYTE: i64 = 1;
+/// Held by every ttlkv open from its first look at the files until it has checked them (and
+/// rolled back or verified the store after a crash of the machine): opens do not overlap.
+const OPEN_BYTE: i64 = 2;
+/// Held while a process reads and rewrites the flush mark, so that marks never go backwards.
+const MARK_BYTE: i64 = 3;
 
 /// LMDB's page header: a value stored on overflow pages starts this far into its first page.
 const PAGE_HEADER: usize = 16;
@@ -142,6 +151,9 @@ pub(crate) fn headroom_for(max_map_size: usize) -> usize {
 pub(crate) struct Env {
     // Declared before `env` so that pooled transactions are aborted before the env closes.
     read_pool: Mutex<Pool>,
+    /// The snapshot of the last flush, held so that its pages stay as they are on disk (see
+    /// mark.rs); periodic mode only.
+    pin: Mutex<Option<RawTxn>>,
     env: Environment,
     /// LMDB's main database: entries and their deadline index (see codec.rs).
     data: Database,
@@ -175,7 +187,33 @@ pub(crate) struct Env {
     /// a store whose directory was removed while open writes into the removed file only.
     mark: Option<std::fs::File>,
     write_map: bool,
+    /// Periodic mode with room in the reader table: flushes pin their snapshot and keep its
+    /// meta page in the mark.
+    pins: bool,
+    /// The last txnid a flush of this process marked with a pin (u64::MAX: none yet).
+    pinned_at: std::sync::atomic::AtomicU64,
     pub(crate) meta_info: StoreMeta,
+}
+
+/// The open lock of a store's directory (see [`OPEN_BYTE`]), held while an open checks it.
+pub(crate) struct OpenGuard {
+    _lock: FileLock,
+    _file: DataFile,
+}
+
+impl OpenGuard {
+    /// Waits for any other open of `dir` (in any process) to finish its checks.
+    pub(crate) fn take(dir: &Path, allow_shared_dir: bool) -> Result<OpenGuard> {
+        check_directory(dir, allow_shared_dir)?;
+        let file = DataFile::open(dir.join(DATA_FILE))?;
+        let lock = file
+            .lock(OPEN_BYTE, true)?
+            .expect("a waiting lock is always taken");
+        Ok(OpenGuard {
+            _lock: lock,
+            _file: file,
+        })
+    }
 }
 
 /// Idle read transactions, and whether any was used since the last look.
@@ -358,6 +396,7 @@ impl Env {
                 txns: Vec::new(),
                 used: false,
             }),
+            pin: Mutex::new(None),
             env,
             data,
             gate: RwLock::new(()),
@@ -377,6 +416,7 @@ impl Env {
             dir: dir.to_path_buf(),
             boot_id: opts.boot_id.clone(),
             mark: std::fs::OpenOptions::new()
+                .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
@@ -385,6 +425,8 @@ impl Env {
                 .open(dir.join(FLUSH_MARK))
                 .ok(),
             write_map,
+            pins: opts.no_sync && info.me_maxreaders >= MIN_READERS_TO_PIN,
+            pinned_at: std::sync::atomic::AtomicU64::new(u64::MAX),
             meta_info: StoreMeta { store_id: [0; 16] },
         };
         e.note_map()?;
@@ -651,15 +693,109 @@ impl Env {
 
     /// Flushes committed data to disk (the `periodic` flusher, the mark the expiry thread
     /// keeps, and close), then records in the flush mark that every transaction up to the
-    /// last one committed before the flush is on disk, in this boot.
+    /// last one committed before the flush is on disk, in this boot. In periodic mode the
+    /// flush also pins its snapshot and keeps its meta page in the mark (mark.rs), so that
+    /// open after a crash of the machine can return to exactly this flush.
     pub(crate) fn flush(&self) -> Result<()> {
-        let _map = self.write_map.then(|| self.flush.read());
-        let before = self.last_txnid()?;
-        self.env
-            .sync(true)
-            .map_err(|e| lmdb_error("flushing to disk", e))?;
-        self.write_flush_mark(before);
+        if !self.pins {
+            let _map = self.write_map.then(|| self.flush.read());
+            let before = self.last_txnid()?;
+            self.env
+                .sync(true)
+                .map_err(|e| lmdb_error("flushing to disk", e))?;
+            // Best effort, without an fsync of its own: a mark that does not reach the disk is
+            // an older (or missing) mark, which only makes the next boot verify the store.
+            self.write_flush_mark(before, None, false);
+            return Ok(());
+        }
+        // The pin first, so that it is not newer than the snapshot whose meta is taken next
+        // (an older pin protects every later snapshot too). Both before the flush lock: the
+        // meta is read under the writer lock, and a writer growing the map takes the flush
+        // lock while holding it.
+        let pin = self.begin_pin();
+        let captured = match &pin {
+            Some(_) => self.capture_meta()?,
+            None => None,
+        };
+        if let Some((t, _)) = captured {
+            if self.pinned_at.load(Ordering::Relaxed) == t {
+                return Ok(()); // nothing committed since this process's last flush
+            }
+        }
+        let before = match &captured {
+            Some((t, _)) => *t,
+            None => self.last_txnid()?,
+        };
+        {
+            let _map = self.write_map.then(|| self.flush.read());
+            self.env
+                .sync(true)
+                .map_err(|e| lmdb_error("flushing to disk", e))?;
+        }
+        // The previous pin goes only once the new mark is on disk: until then the mark on disk
+        // may still be the previous one, whose pages that pin protects.
+        if self.write_flush_mark(before, captured.map(|(_, m)| m), true) {
+            let mut held = self.pin.lock();
+            *held = if captured.is_some() { pin } else { None };
+            self.pinned_at
+                .store(if held.is_some() { before } else { u64::MAX }, Ordering::Relaxed);
+        }
         Ok(())
+    }
+
+    /// At open in periodic mode: pin the snapshot the mark names when nothing was committed
+    /// since (a clean close), which costs no fsync; otherwise flush, so that from here on the
+    /// mark names a snapshot this process pins (whoever marked the previous one may be gone).
+    pub(crate) fn pin_at_open(&self) -> Result<()> {
+        let pin = self.begin_pin();
+        if let (Some(p), Some(m), Some(boot)) = (pin, Mark::read(&self.dir), &self.boot_id) {
+            // The pin began before the mark and the last txnid were read: it is not newer
+            // than the marked snapshot when that is still the last one.
+            if m.boot == *boot && m.meta.is_some() && !m.rolling_back && m.txnid == self.last_txnid()? {
+                *self.pin.lock() = Some(p);
+                self.pinned_at.store(m.txnid, Ordering::Relaxed);
+                return Ok(());
+            }
+        }
+        self.flush()
+    }
+
+    /// A read transaction on the newest snapshot, held as a pin; `None` when none can start
+    /// now (no slot, a map to adopt): then the flush marks no meta page.
+    fn begin_pin(&self) -> Option<RawTxn> {
+        let _gate = self.gate.read();
+        self.begin_fresh().ok()
+    }
+
+    /// The txnid and meta page of the last commit, read under the writer lock (no commit can
+    /// change them meanwhile) and checked against what LMDB reports; `None` when they
+    /// disagree (another LMDB layout: then no roll-back is ever offered).
+    fn capture_meta(&self) -> Result<Option<(u64, Meta)>> {
+        let _local = self.writer.lock();
+        let _shared = self.file.lock(WRITER_BYTE, true)?;
+        let _gate = self.gate.read();
+        let info = self.info()?;
+        let base = self.map_addr.load(Ordering::Relaxed);
+        let last = info.me_last_txnid as u64;
+        for slot in 0..2 {
+            let mut m: Meta = [0; META_LEN];
+            // SAFETY: the two meta pages are the first two pages of the map, which the file
+            // always covers; under the writer lock nothing writes them.
+            unsafe {
+                ptr::copy_nonoverlapping(
+                    (base + slot * self.psize + PAGE_HEADER) as *const u8,
+                    m.as_mut_ptr(),
+                    META_LEN,
+                )
+            };
+            if meta_txnid(&m, self.psize) == Some(last)
+                && meta_last_pgno(&m) == info.me_last_pgno as u64
+                && (last & 1) as usize == slot
+            {
+                return Ok(Some((last, m)));
+            }
+        }
+        Ok(None)
     }
 
     /// The id of the last committed write transaction, of any process.
@@ -668,41 +804,79 @@ impl Env {
         Ok(self.info()?.me_last_txnid as u64)
     }
 
-    /// Best effort, without an fsync of its own: a mark that does not reach the disk is an
-    /// older (or missing) mark, which only makes the next boot verify the store once.
-    fn write_flush_mark(&self, txnid: u64) {
-        let Some(boot) = &self.boot_id else { return };
-        let text = format!("ttlkv-flush 1 {boot} {txnid}\n");
-        let mut buf = [b' '; FLUSH_MARK_LEN];
-        if text.len() > buf.len() {
-            return;
+    /// Writes the flush mark for `txnid` (with its meta page when pinned); with `durable`,
+    /// waits for it to reach the disk. False when it was not written.
+    fn write_flush_mark(&self, txnid: u64, meta: Option<Meta>, durable: bool) -> bool {
+        let (Some(boot), Some(f)) = (&self.boot_id, &self.mark) else {
+            return false;
+        };
+        let mark = Mark {
+            boot: boot.clone(),
+            txnid,
+            meta,
+            rolling_back: false,
+        };
+        if mark.meta.is_none() {
+            return write_mark(f, &mark, durable);
         }
-        buf[..text.len()].copy_from_slice(text.as_bytes());
-        if let Some(f) = &self.mark {
-            let _ = std::os::unix::fs::FileExt::write_all_at(f, &buf, 0);
+        let Ok(Some(_lock)) = self.file.lock(MARK_BYTE, true) else {
+            return false;
+        };
+        // Another process's flush may have marked a newer snapshot meanwhile: keep its mark
+        // (the pin this flush took is older than that snapshot, so it protects it too).
+        match read_mark(f) {
+            Some(on_disk) if on_disk.boot == *boot && on_disk.meta.is_some() && on_disk.txnid > txnid => true,
+            _ => write_mark(f, &mark, durable),
         }
+    }
+
+    /// A process that does not pin (sync mode, or a reader table too small for pins) must not
+    /// reuse the pages of a snapshot a mark offers to roll back to, which nobody may be
+    /// holding any more: before it writes, a mark with a meta page is replaced, durably, by
+    /// one without (same txnid: a crash then makes the next boot verify the store). Called
+    /// under the writer lock; reads 512 bytes from the page cache in the common case.
+    fn disarm_mark(&self) -> Result<()> {
+        let Some(f) = &self.mark else { return Ok(()) };
+        let Some(on_disk) = read_mark(f) else {
+            return Ok(());
+        };
+        if on_disk.meta.is_none() {
+            return Ok(());
+        }
+        let _lock = self.file.lock(MARK_BYTE, true)?;
+        match read_mark(f) {
+            Some(m) if m.meta.is_some() => {
+                let plain = Mark { meta: None, ..m };
+                if write_mark(f, &plain, true) {
+                    Ok(())
+                } else {
+                    Err(Error::new(
+                        ErrorKind::Io,
+                        format!("rewriting the flush mark of {} failed", self.dir.display()),
+                    ))
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether flushes of this process pin their snapshot (periodic mode, room for pins).
+    pub(crate) fn pins(&self) -> bool {
+        self.pins
     }
 
     /// Whether the store may hold writes an OS crash or power loss reordered: the machine
     /// booted since the last flush this store knows of, and transactions were committed after
-    /// that flush (or no flush was ever marked). Then the store must be verified before use. A
-    /// process crash on the same boot needs no check (the OS kept every written page). Reads
-    /// one small file: the normal open stays O(1).
+    /// that flush (or no flush was ever marked, or a roll-back to it was not verified). Then
+    /// the store must be verified before use. A process crash on the same boot needs no check
+    /// (the OS kept every written page). Reads one small file: the normal open stays O(1).
     pub(crate) fn may_hold_reordered_writes(&self) -> Result<bool> {
         let Some(boot) = &self.boot_id else {
             return Ok(false); // no boot id to compare (not Linux): nothing is known either way
         };
         let last = self.last_txnid()?;
-        let mark = std::fs::read_to_string(self.dir.join(FLUSH_MARK)).unwrap_or_default();
-        let mut f = mark.split_whitespace();
-        let parsed = match (f.next(), f.next(), f.next(), f.next()) {
-            (Some("ttlkv-flush"), Some("1"), Some(b), Some(t)) => {
-                t.parse::<u64>().ok().map(|t| (b.to_string(), t))
-            }
-            _ => None,
-        };
-        Ok(match parsed {
-            Some((b, t)) => b != *boot && last > t,
+        Ok(match Mark::read(&self.dir) {
+            Some(m) => m.boot != *boot && (last > m.txnid || m.rolling_back),
             // No mark: an empty store has nothing to lose; any other was never marked flushed.
             None => last > 1,
         })
@@ -953,10 +1127,33 @@ impl Env {
         kind: WriteKind,
         mut f: impl FnMut(&mut WriteTxn<'_>) -> Result<R>,
     ) -> Result<R> {
+        match self.write_once(kind, &mut f) {
+            // The pages this process's pin holds cannot be reused until the next flush: when
+            // they are what the store (or the disk) lacks, flush now, moving the pin, and try
+            // once more.
+            Err(e)
+                if matches!(e.kind(), ErrorKind::Full | ErrorKind::NoSpace)
+                    && self.pins
+                    && self.pinned_at.load(Ordering::Relaxed) != u64::MAX =>
+            {
+                if self.flush().is_ok() {
+                    self.write_once(kind, &mut f)
+                } else {
+                    Err(e)
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn write_once<R>(&self, kind: WriteKind, mut f: impl FnMut(&mut WriteTxn<'_>) -> Result<R>) -> Result<R> {
         // Writer locks first (in-process, then every process's), the gate only after: a writer
         // waiting for another process holds nothing a reader needs.
         let _local = self.writer.lock();
         let _shared = self.file.lock(WRITER_BYTE, true)?;
+        if !self.pins {
+            self.disarm_mark()?;
+        }
         loop {
             let gate = self.gate.read();
             let seen = self.map_size();

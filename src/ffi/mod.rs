@@ -110,6 +110,9 @@ pub const TTLKV_STAT_VERIFIED_AT_OPEN: u32 = 12;
 /// `ttlkv_stat()`: 1 when this process's open found the store damaged and reset it
 /// (TTLKV_ON_CORRUPTION_RESET), else 0.
 pub const TTLKV_STAT_CORRUPTION_RESETS: u32 = 13;
+/// `ttlkv_stat()`: 1 when this process's open returned the store to its last flush after a
+/// crash of the machine (periodic mode: the commits after that flush are dropped), else 0.
+pub const TTLKV_STAT_ROLLED_BACK_AT_OPEN: u32 = 14;
 
 // The header's numbers are written out (cbindgen copies expressions verbatim); these keep them
 // equal to the core's.
@@ -236,6 +239,7 @@ mod tests {
             (TTLKV_STAT_TREE_BYTES, "tree_bytes"),
             (TTLKV_STAT_VERIFIED_AT_OPEN, "verified_at_open"),
             (TTLKV_STAT_CORRUPTION_RESETS, "corruption_resets"),
+            (TTLKV_STAT_ROLLED_BACK_AT_OPEN, "rolled_back_at_open"),
         ];
         assert_eq!(
             numbered.len(),

@@ -408,6 +408,7 @@ impl Store {
             tree_bytes: core.env.read_unpooled(|t| t.tree_bytes())?,
             verified_at_open: c.verified_at_open.load(Ordering::Relaxed),
             corruption_resets: c.corruption_resets.load(Ordering::Relaxed),
+            rolled_back_at_open: c.rolled_back_at_open.load(Ordering::Relaxed),
             pooled_readers: core.env.pooled_readers() as u64,
         };
         Ok(stats)

@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
     CHECK(strlen(ttlkv_stat_name(counters)) > 0);
     CHECK_STATUS(ttlkv_stat(s, counters, &v), TTLKV_OK);
   }
-  CHECK(counters == TTLKV_STAT_CORRUPTION_RESETS + 1);
+  CHECK(counters == TTLKV_STAT_ROLLED_BACK_AT_OPEN + 1);
   CHECK(strcmp(ttlkv_stat_name(TTLKV_STAT_WRITE_CALLS), "write_calls") == 0);
   uint64_t calls = 0;
   CHECK_STATUS(ttlkv_stat(s, TTLKV_STAT_WRITE_CALLS, &calls), TTLKV_OK);

@@ -1,9 +1,12 @@
 /* The recording half of the crash-state simulator (tests/crash_states.rs): an LD_PRELOAD
- * library that sees every write and every barrier a process issues on one file, data.mdb,
- * and appends them, in the order they happened, to a trace file.
+ * library that sees every write and every barrier a process issues on two files, data.mdb
+ * and the store's flush mark, and appends them, in the order they happened, to a trace file.
  *
- *   TTLKV_CRASH_TARGET  path of the watched file (it may not exist yet: it is recognised by
- *                       device and inode after each successful open)
+ *   TTLKV_CRASH_TARGET  path of data.mdb (it may not exist yet: it is recognised by device
+ *                       and inode after each successful open)
+ *   TTLKV_CRASH_MARK    path of flush.mark (optional; recognised the same way: the library
+ *                       creates it with O_CREAT, so the path is looked at after every
+ *                       successful open until it names the descriptor just opened)
  *   TTLKV_CRASH_TRACE   path of the trace written here
  *
  * Only the workload child is started with this library; the test harness never is.
@@ -12,7 +15,10 @@
  *   WRITE    pwrite, pwrite64, pwritev*, write, writev on a descriptor of the file: offset and
  *            the bytes that were written. A write on a descriptor opened with O_DSYNC/O_SYNC
  *            (LMDB's meta-page descriptor in sync mode) is marked: it is on disk when it
- *            returns, together with the rest of the pages it touches.
+ *            returns, together with the rest of the pages it touches. A write on the flush
+ *            mark is recorded the same way at offset MARK_BASE + its offset in the mark: one
+ *            trace, one offset space, the mark a page of its own far beyond any page of
+ *            data.mdb. Mark writes never enter the shadow (below) nor any checkpoint.
  *   MAPPED   a 4 KiB page whose content changed without a write(2): stores through a writable
  *            shared map (LMDB's MDB_WRITEMAP). The library keeps a shadow copy of the file,
  *            updated by every recorded write, and compares the file with it at each
@@ -24,11 +30,19 @@
  *   BARRIER  fsync, fdatasync, msync(MS_SYNC), sync_file_range(..WAIT_AFTER), syncfs, sync,
  *            appended when the call returned; `c` is the number of records that existed when
  *            the call began: only those are covered (a write racing the barrier is not).
- *   SIZE     the file's length after ftruncate, posix_fallocate or fallocate.
+ *            Which pages it covers: on data.mdb, the range given (b == 0: every page of
+ *            data.mdb, none of the mark); on the mark (fsync, fdatasync), exactly the mark's
+ *            page, a = MARK_BASE, b = PAGE (sync_file_range: MARK_BASE + its range); syncfs
+ *            and sync (flags B_SYNCFS, b == 0) cover both files, whatever descriptor.
+ *   SIZE     data.mdb's length after ftruncate, posix_fallocate or fallocate. The mark's
+ *            length is not modelled (one 512-byte write at offset 0 gives it): a length change
+ *            of the mark is an ESCAPE.
  *   NOTE     a line from the workload (ttlkv_crash_note): which operation began, which was
  *            acknowledged, so that acknowledgements are ordered against the writes.
  *   ESCAPE   something the model cannot represent (a hole punched into the file, a failed
- *            trace write): the test fails on it rather than trusting a partial trace.
+ *            trace write, a write to data.mdb at or past MARK_BASE; on the mark, with
+ *            a = MARK_BASE: content there before the trace, a truncation, an allocation, a
+ *            writable shared map): the test fails on it rather than trusting a partial trace.
  *
  * Built by the test at -Wall -Wextra -Werror; no dependency but libc and libdl.
  */
@@ -51,13 +65,18 @@
 #define PAGE 4096u
 #define MAX_FDS 65536
 #define MAX_MAPS 64
+/* Where the flush mark's bytes go in the trace's one offset space: 1 TiB, far past any
+ * data.mdb a test makes. Must equal MARK_BASE in tests/crash/sim.rs. */
+#define MARK_BASE ((uint64_t)1 << 40)
 
 enum kind { K_WRITE = 1, K_MAPPED = 2, K_BARRIER = 3, K_SIZE = 4, K_NOTE = 5, K_ESCAPE = 6 };
 enum wflag { W_DSYNC = 1 };
 enum bflag { B_FSYNC = 1, B_FDATASYNC = 2, B_MSYNC = 3, B_SYNC_FILE_RANGE = 4, B_SYNCFS = 5 };
 
-/* One record: this header, then `len` bytes of payload. For BARRIER, a/b are the covered
- * byte range (b == 0: the whole file) and c the number of records it covers. */
+/* One record: this header, then `len` bytes of payload. For WRITE and MAPPED, a is the
+ * offset (MARK_BASE + offset for the mark). For BARRIER, a/b are the covered byte range
+ * (b == 0: all of data.mdb, or with B_SYNCFS both files) and c the number of records it
+ * covers. */
 struct rec {
   uint32_t kind;
   uint32_t flags;
@@ -82,8 +101,16 @@ static int have_id;
 static dev_t target_dev;
 static ino_t target_ino;
 static const char *target_path;
+static int have_mark_id;
+static dev_t mark_dev;
+static ino_t mark_ino;
+static const char *mark_path; /* NULL: no mark watched */
+static int mark_written;      /* a mark write is in the trace */
 static uint64_t nrec;
-static unsigned char fds[MAX_FDS]; /* 0: not the target; 1: target; 2: target, O_DSYNC */
+/* Per descriptor: 0 (neither file), or FD_TARGET or FD_MARK, with FD_DSYNC when opened
+ * with O_DSYNC/O_SYNC. */
+enum fdflag { FD_TARGET = 1, FD_MARK = 2, FD_DSYNC = 4 };
+static unsigned char fds[MAX_FDS];
 static struct map maps[MAX_MAPS];
 static unsigned char *shadow;
 static size_t shadow_len, shadow_cap;
@@ -242,9 +269,16 @@ static void checkpoint(void) {
     shadow_len = size;
 }
 
-static int is_target(int fd) { return enabled && fd >= 0 && fd < MAX_FDS && fds[fd]; }
+static int is_target(int fd) {
+  return enabled && fd >= 0 && fd < MAX_FDS && (fds[fd] & FD_TARGET);
+}
 
-/* After a successful open: is this descriptor the watched file? */
+static int is_mark(int fd) { return enabled && fd >= 0 && fd < MAX_FDS && (fds[fd] & FD_MARK); }
+
+/* Either file: its writes are recorded. */
+static int is_watched(int fd) { return enabled && fd >= 0 && fd < MAX_FDS && fds[fd]; }
+
+/* After a successful open: is this descriptor one of the watched files? */
 static void opened(int fd, int flags) {
   if (!enabled || fd < 0 || fd >= MAX_FDS)
     return;
@@ -252,6 +286,17 @@ static void opened(int fd, int flags) {
   if (fstat(fd, &st) != 0)
     return;
   pthread_mutex_lock(&lock);
+  if (mark_path && !have_mark_id) {
+    struct stat t;
+    if (stat(mark_path, &t) == 0 && t.st_dev == st.st_dev && t.st_ino == st.st_ino) {
+      have_mark_id = 1;
+      mark_dev = t.st_dev;
+      mark_ino = t.st_ino;
+      /* The trace starts from an empty store: a mark already holding bytes is not in it. */
+      if (st.st_size != 0)
+        emit(K_ESCAPE, 0, MARK_BASE, (uint64_t)st.st_size, 0, NULL, 0, 0);
+    }
+  }
   if (!have_id) {
     struct stat t;
     if (stat(target_path, &t) == 0 && t.st_dev == st.st_dev && t.st_ino == st.st_ino) {
@@ -266,10 +311,17 @@ static void opened(int fd, int flags) {
       checkpoint();
     }
   }
-  if (have_id && st.st_dev == target_dev && st.st_ino == target_ino)
-    fds[fd] = (flags & O_DSYNC) ? 2 : 1;
-  else
+  unsigned char dsync = (flags & O_DSYNC) ? FD_DSYNC : 0;
+  if (have_id && st.st_dev == target_dev && st.st_ino == target_ino) {
+    fds[fd] = FD_TARGET | dsync;
+  } else if (have_mark_id && st.st_dev == mark_dev && st.st_ino == mark_ino) {
+    fds[fd] = FD_MARK | dsync;
+    /* Re-opening with O_TRUNC emptied a mark the trace has bytes for. */
+    if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && mark_written)
+      emit(K_ESCAPE, 0, MARK_BASE, 0, 0, NULL, 0, 0);
+  } else {
     fds[fd] = 0;
+  }
   pthread_mutex_unlock(&lock);
 }
 
@@ -286,6 +338,9 @@ static void duped(int from, int to) {
 __attribute__((constructor)) static void init(void) {
   const char *trace = getenv("TTLKV_CRASH_TRACE");
   target_path = getenv("TTLKV_CRASH_TARGET");
+  mark_path = getenv("TTLKV_CRASH_MARK");
+  if (mark_path && !*mark_path)
+    mark_path = NULL;
   if (!trace || !target_path)
     return;
   resolve_open();
@@ -460,16 +515,28 @@ int fcntl64(int fd, int cmd, ...) {
 
 /* A write to the file runs under the lock and is recorded before the lock is released, so a
  * checkpoint (from another thread: the expiry thread's flush) never sees its bytes in the file
- * before its record is in the trace. The lock is not held across barriers. */
+ * before its record is in the trace. The lock is not held across barriers. A write to the
+ * mark goes to MARK_BASE + off, and not into the shadow (the checkpoints read data.mdb). */
 static void wrote(int fd, uint64_t off, const struct iovec *iov, int iovcnt, ssize_t n,
                   int dsync) {
   if (n <= 0)
     return;
-  emit(K_WRITE, (fds[fd] == 2 || dsync) ? W_DSYNC : 0, off, 0, 0, iov, iovcnt, (uint64_t)n);
+  uint32_t flags = ((fds[fd] & FD_DSYNC) || dsync) ? W_DSYNC : 0;
+  if (fds[fd] & FD_MARK) {
+    emit(K_WRITE, flags, MARK_BASE + off, 0, 0, iov, iovcnt, (uint64_t)n);
+    mark_written = 1;
+    return;
+  }
+  if (off + (uint64_t)n > MARK_BASE) {
+    /* data.mdb reaching the mark's offsets: the two files would be confused. */
+    emit(K_ESCAPE, 0, off, (uint64_t)n, 0, NULL, 0, 0);
+    return;
+  }
+  emit(K_WRITE, flags, off, 0, 0, iov, iovcnt, (uint64_t)n);
   shadow_write(off, iov, iovcnt, (uint64_t)n);
 }
 
-/* Offset-less writes: the offset is read before the call. The file is never opened with
+/* Offset-less writes: the offset is read before the call. Neither file is opened with
  * O_APPEND, and one writer at a time uses a descriptor's offset (LMDB's lseek + writev). */
 static uint64_t here(int fd) {
   off_t at = lseek(fd, 0, SEEK_CUR);
@@ -478,7 +545,7 @@ static uint64_t here(int fd) {
 
 ssize_t write(int fd, const void *buf, size_t n) {
   resolve_write();
-  if (!is_target(fd))
+  if (!is_watched(fd))
     return real_write(fd, buf, n);
   pthread_mutex_lock(&lock);
   uint64_t off = here(fd);
@@ -493,7 +560,7 @@ ssize_t write(int fd, const void *buf, size_t n) {
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
   resolve_pwrite();
-  if (!is_target(fd))
+  if (!is_watched(fd))
     return real_pwrite(fd, buf, n, off);
   pthread_mutex_lock(&lock);
   ssize_t r = real_pwrite(fd, buf, n, off);
@@ -507,7 +574,7 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
 
 ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off) {
   resolve_pwrite64();
-  if (!is_target(fd))
+  if (!is_watched(fd))
     return real_pwrite64(fd, buf, n, off);
   pthread_mutex_lock(&lock);
   ssize_t r = real_pwrite64(fd, buf, n, off);
@@ -521,7 +588,7 @@ ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off) {
 
 ssize_t writev(int fd, const struct iovec *iov, int cnt) {
   resolve_writev();
-  if (!is_target(fd))
+  if (!is_watched(fd))
     return real_writev(fd, iov, cnt);
   pthread_mutex_lock(&lock);
   uint64_t off = here(fd);
@@ -535,7 +602,7 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt) {
 
 ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off) {
   resolve_pwritev();
-  if (!is_target(fd))
+  if (!is_watched(fd))
     return real_pwritev(fd, iov, cnt, off);
   pthread_mutex_lock(&lock);
   ssize_t r = real_pwritev(fd, iov, cnt, off);
@@ -548,7 +615,7 @@ ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off) {
 
 ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off) {
   resolve_pwritev64();
-  if (!is_target(fd))
+  if (!is_watched(fd))
     return real_pwritev64(fd, iov, cnt, off);
   pthread_mutex_lock(&lock);
   ssize_t r = real_pwritev64(fd, iov, cnt, off);
@@ -561,7 +628,7 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off) {
 
 ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags) {
   resolve_pwritev2();
-  if (!is_target(fd))
+  if (!is_watched(fd))
     return real_pwritev2(fd, iov, cnt, off, flags);
   pthread_mutex_lock(&lock);
   uint64_t at = off == -1 ? here(fd) : (uint64_t)off;
@@ -594,25 +661,29 @@ static void barrier(uint32_t how, uint64_t start, uint64_t len, uint64_t covers)
   pthread_mutex_unlock(&lock);
 }
 
+/* On data.mdb: all of it (b == 0, which the model reads as data.mdb's pages only); on the
+ * mark: exactly the mark's page. */
 int fsync(int fd) {
   resolve_fsync();
-  if (!is_target(fd))
+  if (!is_watched(fd))
     return real_fsync(fd);
+  int mark = is_mark(fd);
   uint64_t covers = before_barrier();
   int r = real_fsync(fd);
   if (r == 0)
-    barrier(B_FSYNC, 0, 0, covers);
+    barrier(B_FSYNC, mark ? MARK_BASE : 0, mark ? PAGE : 0, covers);
   return r;
 }
 
 int fdatasync(int fd) {
   resolve_fdatasync();
-  if (!is_target(fd))
+  if (!is_watched(fd))
     return real_fdatasync(fd);
+  int mark = is_mark(fd);
   uint64_t covers = before_barrier();
   int r = real_fdatasync(fd);
   if (r == 0)
-    barrier(B_FDATASYNC, 0, 0, covers);
+    barrier(B_FDATASYNC, mark ? MARK_BASE : 0, mark ? PAGE : 0, covers);
   return r;
 }
 
@@ -638,16 +709,22 @@ int msync(void *addr, size_t len, int flags) {
 
 int sync_file_range(int fd, off64_t off, off64_t n, unsigned int flags) {
   resolve_sync_file_range();
-  if (!is_target(fd) || !(flags & SYNC_FILE_RANGE_WAIT_AFTER))
+  if (!is_watched(fd) || !(flags & SYNC_FILE_RANGE_WAIT_AFTER))
     return real_sync_file_range(fd, off, n, flags);
+  int mark = is_mark(fd);
   uint64_t covers = before_barrier();
   int r = real_sync_file_range(fd, off, n, flags);
-  /* n == 0 means "to the end of the file". */
-  if (r == 0)
+  /* n == 0 means "to the end of the file": for the mark, its one page (never b == 0, which
+   * would mean data.mdb). */
+  if (r == 0 && mark)
+    barrier(B_SYNC_FILE_RANGE, MARK_BASE + (uint64_t)off, n == 0 ? PAGE : (uint64_t)n, covers);
+  else if (r == 0)
     barrier(B_SYNC_FILE_RANGE, (uint64_t)off, n == 0 ? 0 : (uint64_t)n, covers);
   return r;
 }
 
+/* The whole filesystem, taken to hold both files (they share the store's directory): B_SYNCFS
+ * with b == 0 covers data.mdb and the mark. */
 int syncfs(int fd) {
   resolve_syncfs();
   if (!enabled || !have_id)
@@ -672,20 +749,25 @@ void sync(void) {
 
 /* ---- the file's length ---- */
 
+/* data.mdb: a SIZE record. The mark: an ESCAPE (its length is not modelled). */
 static void resized(int fd) {
   struct stat st;
   if (fstat(fd, &st) != 0)
     return;
   pthread_mutex_lock(&lock);
-  emit(K_SIZE, 0, (uint64_t)st.st_size, 0, 0, NULL, 0, 0);
-  shadow_size((uint64_t)st.st_size);
+  if (fds[fd] & FD_MARK) {
+    emit(K_ESCAPE, 0, MARK_BASE, (uint64_t)st.st_size, 0, NULL, 0, 0);
+  } else {
+    emit(K_SIZE, 0, (uint64_t)st.st_size, 0, 0, NULL, 0, 0);
+    shadow_size((uint64_t)st.st_size);
+  }
   pthread_mutex_unlock(&lock);
 }
 
 int ftruncate(int fd, off_t len) {
   resolve_ftruncate();
   int r = real_ftruncate(fd, len);
-  if (r == 0 && is_target(fd))
+  if (r == 0 && is_watched(fd))
     resized(fd);
   return r;
 }
@@ -693,7 +775,7 @@ int ftruncate(int fd, off_t len) {
 int ftruncate64(int fd, off64_t len) {
   resolve_ftruncate64();
   int r = real_ftruncate64(fd, len);
-  if (r == 0 && is_target(fd))
+  if (r == 0 && is_watched(fd))
     resized(fd);
   return r;
 }
@@ -701,7 +783,7 @@ int ftruncate64(int fd, off64_t len) {
 int posix_fallocate(int fd, off_t off, off_t len) {
   resolve_posix_fallocate();
   int r = real_posix_fallocate(fd, off, len);
-  if (r == 0 && is_target(fd))
+  if (r == 0 && is_watched(fd))
     resized(fd);
   return r;
 }
@@ -709,14 +791,14 @@ int posix_fallocate(int fd, off_t off, off_t len) {
 int posix_fallocate64(int fd, off64_t off, off64_t len) {
   resolve_posix_fallocate64();
   int r = real_posix_fallocate64(fd, off, len);
-  if (r == 0 && is_target(fd))
+  if (r == 0 && is_watched(fd))
     resized(fd);
   return r;
 }
 
 static int fallocated(int fd, int mode, uint64_t off, uint64_t len, int r) {
-  if (r == 0 && is_target(fd)) {
-    if (mode & ~FALLOC_FL_KEEP_SIZE) {
+  if (r == 0 && is_watched(fd)) {
+    if ((mode & ~FALLOC_FL_KEEP_SIZE) && is_target(fd)) {
       /* Punching or zeroing changes content the model does not track. */
       pthread_mutex_lock(&lock);
       emit(K_ESCAPE, (uint32_t)mode, off, len, 0, NULL, 0, 0);
@@ -741,9 +823,16 @@ int fallocate64(int fd, int mode, off64_t off, off64_t len) {
 /* ---- maps ---- */
 
 static void mapped(void *p, size_t len, int prot, int flags, int fd, off_t off) {
-  if (p == MAP_FAILED || !is_target(fd) || !(flags & MAP_SHARED))
+  if (p == MAP_FAILED || !is_watched(fd) || !(flags & MAP_SHARED))
     return;
   pthread_mutex_lock(&lock);
+  if (is_mark(fd)) {
+    /* Stores through a map of the mark would be seen by no checkpoint. */
+    if (prot & PROT_WRITE)
+      emit(K_ESCAPE, 0, MARK_BASE, len, 0, NULL, 0, 0);
+    pthread_mutex_unlock(&lock);
+    return;
+  }
   for (int i = 0; i < MAX_MAPS; i++) {
     if (!maps[i].len) {
       maps[i] = (struct map){(uintptr_t)p, len, off, (prot & PROT_WRITE) != 0};

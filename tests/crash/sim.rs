@@ -1,6 +1,7 @@
 //! The crash-state model of tests/crash_states.rs: the trace tests/crash/shim.c writes, the
-//! versions each 4 KiB page of `data.mdb` went through, which of them a power loss at a given
-//! moment may have left on disk, and the file images built from such a choice.
+//! versions each 4 KiB page of `data.mdb` and the store's `flush.mark` went through, which of
+//! them a power loss at a given moment may have left on disk, and the file images built from
+//! such a choice.
 //!
 //! Cuts. Trace records are numbered 0..n; a crash at cut `c` happened after records `0..c`
 //! and before record `c` (a write record is appended when its call returned, so at cut `c`
@@ -21,8 +22,17 @@
 //! Torn writes: a page being written back when the power went can be left with some of its
 //! 512-byte sectors new and the others old. Sectors themselves are atomic.
 //!
-//! The length of the file is one more variable of the same kind (ftruncate, fallocate; any
-//! barrier puts it on disk); a page chosen past the chosen length lengthens the image.
+//! The flush mark. Its bytes are traced at `MARK_BASE` + their offset in the mark, so the mark
+//! is one more page, `MARK_PGNO`, with versions like any other and chosen the same way; only
+//! the barriers on the mark cover it (`Barrier` below), and none of them covers data.mdb's
+//! pages or length. The library writes it as one 512-byte write at offset 0, a single sector:
+//! it is never torn. The image of data.mdb leaves it out; it is the mark file's content, with
+//! the page's trailing zero bytes cut (the mark's length is not modelled: the shim fails the
+//! trace on any change of it other than by that write).
+//!
+//! The length of data.mdb is one more variable of the same kind (ftruncate, fallocate; any
+//! barrier on data.mdb, not one on the mark, puts it on disk); a page chosen past the chosen
+//! length lengthens the image.
 //!
 //! A state is legal at a range of cuts; it is checked against the latest one, `c_max`, where
 //! the model (what was acknowledged) asks the most. The enumeration is exhaustive: for each
@@ -36,6 +46,11 @@ use std::rc::Rc;
 
 pub const PAGE: usize = 4096;
 pub const SECTOR: usize = 512;
+/// Where the flush mark's bytes are in the trace's offsets (1 TiB, past any data.mdb of a
+/// test). Must equal MARK_BASE in tests/crash/shim.c.
+pub const MARK_BASE: u64 = 1 << 40;
+/// The mark's one page.
+pub const MARK_PGNO: u64 = MARK_BASE / PAGE as u64;
 
 const K_WRITE: u32 = 1;
 const K_MAPPED: u32 = 2;
@@ -44,12 +59,15 @@ const K_SIZE: u32 = 4;
 const K_NOTE: u32 = 5;
 const K_ESCAPE: u32 = 6;
 const W_DSYNC: u32 = 1;
+/// The barrier kind that covers both files (syncfs, sync).
+const B_SYNCFS: u32 = 5;
 
 /// One record of the trace.
 #[derive(Clone, Debug)]
 pub enum Rec {
-    /// Bytes that reached the page cache at `off`: by a write call, or (`mapped`) found
-    /// changed through a writable map at a checkpoint. `dsync`: on disk when the call returned.
+    /// Bytes that reached the page cache at `off` (`MARK_BASE` + offset: in the flush mark):
+    /// by a write call, or (`mapped`) found changed through a writable map at a checkpoint.
+    /// `dsync`: on disk when the call returned.
     Write {
         off: u64,
         data: Vec<u8>,
@@ -57,7 +75,9 @@ pub enum Rec {
         mapped: bool,
     },
     /// A barrier that completed; it covers the records `0..covers` and the byte range
-    /// `start..start+len` (`len == 0`: the whole file).
+    /// `start..start+len`, clipped to the file it was made on: data.mdb (`start` below
+    /// `MARK_BASE`; `len == 0`: all of data.mdb, never the mark) or the mark (`start` from
+    /// `MARK_BASE` on). A syncfs or sync (`how` 5) with `len == 0` covers both files.
     Barrier {
         how: u32,
         start: u64,
@@ -73,6 +93,10 @@ pub enum Rec {
 }
 
 impl Rec {
+    /// Whether this write is to the flush mark.
+    pub fn on_mark(off: u64) -> bool {
+        off >= MARK_BASE
+    }
     pub fn barrier_name(how: u32) -> &'static str {
         match how {
             1 => "fsync",
@@ -165,7 +189,9 @@ pub struct Model {
     pub stats: TraceStats,
 }
 
-/// Counts of what the trace holds (printed with the results).
+/// Counts of what the trace holds (printed with the results). `writes`, `dsync_writes`,
+/// `mapped_pages`, `barriers`, `pages` and `page_versions` are data.mdb's; the flush mark's
+/// are apart (a syncfs, covering both, is counted in `barriers`).
 #[derive(Clone, Debug, Default)]
 pub struct TraceStats {
     pub writes: usize,
@@ -177,7 +203,14 @@ pub struct TraceStats {
     pub escapes: usize,
     pub pages: usize,
     pub page_versions: usize,
+    pub mark_writes: usize,
+    pub mark_barriers: BTreeMap<&'static str, usize>,
+    pub mark_versions: usize,
 }
+
+/// A crash image: data.mdb's length and its non-hole pages (offset, 4 KiB), and the flush
+/// mark's bytes when it was ever written.
+pub type Image = (u64, Vec<(u64, Vec<u8>)>, Option<Vec<u8>>);
 
 /// One crash state: a version per page and for the length, and maybe one torn page.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -229,9 +262,26 @@ impl Model {
                     dsync,
                     mapped,
                 } => {
-                    stats.writes += usize::from(!mapped);
-                    stats.dsync_writes += usize::from(*dsync);
-                    stats.mapped_pages += usize::from(*mapped);
+                    let end64 = off + data.len() as u64;
+                    if Rec::on_mark(*off) {
+                        if *mapped || end64 > MARK_BASE + PAGE as u64 {
+                            return Err(format!(
+                                "record {i}: a write to the flush mark the model cannot hold (mapped {mapped}, bytes {}..{})",
+                                off - MARK_BASE,
+                                end64 - MARK_BASE
+                            ));
+                        }
+                        stats.mark_writes += 1;
+                    } else {
+                        if end64 > MARK_BASE {
+                            return Err(format!(
+                                "record {i}: a write to data.mdb reaches the flush mark's offsets ({off}..{end64})"
+                            ));
+                        }
+                        stats.writes += usize::from(!mapped);
+                        stats.dsync_writes += usize::from(*dsync);
+                        stats.mapped_pages += usize::from(*mapped);
+                    }
                     let mut pos = *off as usize;
                     let end = pos + data.len();
                     while pos < end {
@@ -264,11 +314,33 @@ impl Model {
                     len,
                     covers,
                 } => {
-                    *stats.barriers.entry(Rec::barrier_name(*how)).or_default() += 1;
-                    let (lo, hi) = if *len == 0 {
+                    let both = *how == B_SYNCFS && *len == 0;
+                    let mark = !both && Rec::on_mark(*start);
+                    let counts = if mark {
+                        &mut stats.mark_barriers
+                    } else {
+                        &mut stats.barriers
+                    };
+                    *counts.entry(Rec::barrier_name(*how)).or_default() += 1;
+                    // The pages it covers, within the file it was made on: data.mdb's are
+                    // below MARK_PGNO, the mark's from it on.
+                    let (lo, hi) = if both {
                         (0, u64::MAX)
                     } else {
-                        (start / PAGE as u64, (start + len - 1) / PAGE as u64)
+                        let (first, last) = if mark {
+                            (MARK_PGNO, u64::MAX)
+                        } else {
+                            (0, MARK_PGNO - 1)
+                        };
+                        if *len == 0 {
+                            (first, last)
+                        } else {
+                            let p = PAGE as u64;
+                            (
+                                (start / p).max(first),
+                                (start.saturating_add(len - 1) / p).min(last),
+                            )
+                        }
                     };
                     for &(w, pgno, v) in &made {
                         if w < *covers && pgno >= lo && pgno <= hi {
@@ -276,9 +348,13 @@ impl Model {
                             ver.durable = ver.durable.min(i + 1);
                         }
                     }
-                    for (ver, _) in sizes.iter_mut() {
-                        if ver.issued <= *covers {
-                            ver.durable = ver.durable.min(i + 1);
+                    // data.mdb's length: any barrier on data.mdb puts it on disk, one on the
+                    // mark does not.
+                    if !mark {
+                        for (ver, _) in sizes.iter_mut() {
+                            if ver.issued <= *covers {
+                                ver.durable = ver.durable.min(i + 1);
+                            }
                         }
                     }
                 }
@@ -305,8 +381,17 @@ impl Model {
             }
         }
         let pages: Vec<PageHist> = by_pgno.into_values().collect();
-        stats.pages = pages.len();
-        stats.page_versions = pages.iter().map(|p| p.versions.len() - 1).sum();
+        // data.mdb's pages apart from the mark's.
+        let versions = |mark: bool| -> usize {
+            pages
+                .iter()
+                .filter(|p| (p.pgno == MARK_PGNO) == mark)
+                .map(|p| p.versions.len() - 1)
+                .sum()
+        };
+        stats.pages = pages.iter().filter(|p| p.pgno != MARK_PGNO).count();
+        stats.page_versions = versions(false);
+        stats.mark_versions = versions(true);
         let n = recs.len();
         let mut cuts: Vec<usize> = pages
             .iter()
@@ -467,14 +552,15 @@ impl Model {
         }
     }
 
-    /// A torn variant of `s`: one page whose chosen version was being written back over an
-    /// older allowed one, some of its sectors from each. None when `s` has no such page.
+    /// A torn variant of `s`: one page of data.mdb whose chosen version was being written
+    /// back over an older allowed one, some of its sectors from each. None when `s` has no
+    /// such page. Never the flush mark: each of its versions is one write of one sector.
     pub fn tear(&self, s: &State, rng: &mut Rng) -> Option<(State, usize)> {
         let c = self.c_max(s)?;
         let candidates: Vec<usize> = (0..self.pages.len())
             .filter(|&p| {
                 let (a, _) = Model::range(&self.pages[p].versions, c);
-                (s.pick[p] as usize) > a
+                self.pages[p].pgno != MARK_PGNO && (s.pick[p] as usize) > a
             })
             .collect();
         if candidates.is_empty() {
@@ -516,11 +602,22 @@ impl Model {
         None
     }
 
-    /// The image of `s`: its length and its non-hole pages (offset, 4 KiB).
-    pub fn image(&self, s: &State) -> (u64, Vec<(u64, Vec<u8>)>) {
+    /// The image of `s`: data.mdb's length and its non-hole pages (offset, 4 KiB), and the
+    /// flush mark's content (its page without the trailing zero bytes), None when the mark
+    /// is at version 0 (not written: the file, if the crash left one, is empty).
+    pub fn image(&self, s: &State) -> Image {
         let mut len = self.sizes[s.size as usize].1;
         let mut out = Vec::new();
+        let mut mark = None;
         for (i, (p, &k)) in self.pages.iter().zip(&s.pick).enumerate() {
+            if p.pgno == MARK_PGNO {
+                if k != 0 {
+                    let d = &p.data[k as usize];
+                    let n = d.iter().rposition(|&b| b != 0).map_or(0, |at| at + 1);
+                    mark = Some(d[..n].to_vec());
+                }
+                continue;
+            }
             let mut page = (*p.data[k as usize]).clone();
             if let Some((tp, old, mask)) = s.torn {
                 if tp == i {
@@ -538,16 +635,21 @@ impl Model {
             len = len.max((p.pgno + 1) * PAGE as u64);
             out.push((p.pgno * PAGE as u64, page));
         }
-        (len, out)
+        (len, out, mark)
     }
 
-    /// A short description of a state, for findings: each page not at its latest version.
+    /// A short description of a state, for findings: each page not at its latest version,
+    /// the mark first (findings are shortened from the end).
     pub fn describe(&self, s: &State, c: usize) -> String {
         let mut parts = Vec::new();
         for (p, &k) in self.pages.iter().zip(&s.pick) {
             let (a, b) = Model::range(&p.versions, c);
             if a != b || k as usize != b {
-                parts.push(format!("page {} v{}/{}..{}", p.pgno, k, a, b));
+                if p.pgno == MARK_PGNO {
+                    parts.insert(0, format!("mark v{k}/{a}..{b}"));
+                } else {
+                    parts.push(format!("page {} v{}/{}..{}", p.pgno, k, a, b));
+                }
             }
         }
         if let Some((p, old, mask)) = s.torn {
