@@ -81,7 +81,7 @@ fn run(core: &Core, wake: &Receiver<()>) {
             let _ = wake.recv_timeout(sleep);
         }
         if let (Some(at), Some(every)) = (next_flush, flush_every) {
-            if Instant::now() >= at {
+            if Instant::now() >= at || core.env.flush_due() {
                 if let Err(e) = core.env.flush() {
                     *core.counters.last_error.lock() = Some(e.to_string());
                 }

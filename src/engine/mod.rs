@@ -377,6 +377,9 @@ impl Core {
             Ok(results)
         })?;
         self.counters.write_commits.fetch_add(1, Ordering::Relaxed);
+        if self.env.flush_due() {
+            let _ = self.wake_tx.try_send(());
+        }
         self.counters
             .write_calls
             .fetch_add(jobs.len() as u64, Ordering::Relaxed);

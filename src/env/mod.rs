@@ -76,6 +76,11 @@ const LOCK_FILE: &str = "lock.mdb";
 const FLUSH_MARK: &str = "flush.mark";
 /// Pins (mark.rs) take one reader slot per process: only where the table has room for them.
 const MIN_READERS_TO_PIN: u32 = 32;
+/// While a pin is held LMDB reuses no page freed since, so every commit takes new pages (a
+/// put copies its path, about four pages): the file grows by what the commits between two
+/// flushes copy. Once they have copied this much, the next flush comes at once, not at the
+/// end of the interval, which bounds that growth.
+const PINNED_CHURN_MAX: usize = 32 << 20;
 
 /// True for the record of the named `meta` database, which shares the main database with
 /// the data.
@@ -192,6 +197,10 @@ pub(crate) struct Env {
     pins: bool,
     /// The last txnid a flush of this process marked with a pin (u64::MAX: none yet).
     pinned_at: std::sync::atomic::AtomicU64,
+    /// The first page past the pinned snapshot's, and whether commits since copied so many
+    /// pages past it that a flush is due now (see [`PINNED_CHURN_MAX`]).
+    pin_end: AtomicUsize,
+    flush_due: std::sync::atomic::AtomicBool,
     pub(crate) meta_info: StoreMeta,
 }
 
@@ -427,6 +436,8 @@ impl Env {
             write_map,
             pins: opts.no_sync && info.me_maxreaders >= MIN_READERS_TO_PIN,
             pinned_at: std::sync::atomic::AtomicU64::new(u64::MAX),
+            pin_end: AtomicUsize::new(usize::MAX),
+            flush_due: std::sync::atomic::AtomicBool::new(false),
             meta_info: StoreMeta { store_id: [0; 16] },
         };
         e.note_map()?;
@@ -739,6 +750,12 @@ impl Env {
             *held = if captured.is_some() { pin } else { None };
             self.pinned_at
                 .store(if held.is_some() { before } else { u64::MAX }, Ordering::Relaxed);
+            let end = match (&*held, captured) {
+                (Some(_), Some((_, m))) => meta_last_pgno(&m) as usize + 1,
+                _ => usize::MAX,
+            };
+            self.pin_end.store(end, Ordering::Relaxed);
+            self.flush_due.store(false, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -754,6 +771,10 @@ impl Env {
             if m.boot == *boot && m.meta.is_some() && !m.rolling_back && m.txnid == self.last_txnid()? {
                 *self.pin.lock() = Some(p);
                 self.pinned_at.store(m.txnid, Ordering::Relaxed);
+                if let Some(meta) = &m.meta {
+                    self.pin_end
+                        .store(meta_last_pgno(meta) as usize + 1, Ordering::Relaxed);
+                }
                 return Ok(());
             }
         }
@@ -858,6 +879,12 @@ impl Env {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Whether the commits since the pinned flush copied enough pages that the next flush
+    /// should come now (the expiry thread is woken for it).
+    pub(crate) fn flush_due(&self) -> bool {
+        self.flush_due.load(Ordering::Relaxed)
     }
 
     /// Whether flushes of this process pin their snapshot (periodic mode, room for pins).
@@ -1127,7 +1154,14 @@ impl Env {
         kind: WriteKind,
         mut f: impl FnMut(&mut WriteTxn<'_>) -> Result<R>,
     ) -> Result<R> {
-        match self.write_once(kind, &mut f) {
+        let r = self.write_once(kind, &mut f);
+        if self.flush_due() {
+            // The commits since the pinned flush copied PINNED_CHURN_MAX of new pages: flush
+            // now, in this writer, so that writes cannot outrun the disk (each flush lets LMDB
+            // reuse what the commits before it freed).
+            let _ = self.flush();
+        }
+        match r {
             // The pages this process's pin holds cannot be reused until the next flush: when
             // they are what the store (or the disk) lacks, flush now, moving the pin, and try
             // once more.
@@ -1186,6 +1220,10 @@ impl Env {
                 Ok(r) => {
                     // SAFETY: txn is live.
                     let end = unsafe { next_pgno(w.txn) };
+                    let past_pin = end.saturating_sub(self.pin_end.load(Ordering::Relaxed));
+                    if past_pin.saturating_mul(self.psize) > PINNED_CHURN_MAX {
+                        self.flush_due.store(true, Ordering::Relaxed);
+                    }
                     if kind == WriteKind::Fills && end > start && end > self.fill_limit_pages {
                         drop(w);
                         Err(self.full_for_fills())
