@@ -119,6 +119,11 @@ pub(crate) fn options(o: &Options) -> Result<()> {
                 .into(),
         ));
     }
+    if o.crash_safe && o.durability == Durability::Sync {
+        return Err(invalid(
+            "crash_safe needs periodic durability (sync mode keeps every acknowledged write anyway)".into(),
+        ));
+    }
     if let Durability::Periodic {
         sync_interval: interval,
     } = o.durability
@@ -283,5 +288,6 @@ mod tests {
         assert!(sync_interval(MAX_SYNC_INTERVAL).is_ok());
         assert!(options(&Options::default().map_size(1 << 20).max_map_size(1 << 19)).is_err());
         assert!(options(&Options::default().write_map(true)).is_err());
+        assert!(options(&Options::default().crash_safe(true)).is_err());
     }
 }

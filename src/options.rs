@@ -84,6 +84,15 @@ pub struct Options {
     /// atomicity guarantee across such crashes only without a writable map). A process crash
     /// is safe either way. Default false.
     pub write_map: bool,
+    /// `periodic` mode only: keep the last flush reachable across a power loss or OS crash.
+    /// Each flush pins its snapshot (no page of it is reused until the next flush) and keeps
+    /// its meta page in the flush mark; open after an unclean shutdown of the machine returns
+    /// the store to exactly that flush and verifies it. The price is measured (README,
+    /// Durability): commits cannot reuse pages freed since the last flush, so sustained
+    /// writes grow the file and are bounded by the disk's write speed (a flush comes early
+    /// once the commits since the last one copied 32 MiB). The guarantee holds while every
+    /// process writing the store opens it with this option. Default false.
+    pub crash_safe: bool,
     /// Accept a store directory that other users could tamper with: one owned by another user,
     /// or writable by group or others (default false: such a directory is refused, because its
     /// other users could replace `lock.mdb` or `data.mdb` with a link to one of your files).
@@ -113,6 +122,7 @@ impl Default for Options {
             max_readers: 1024,
             expiry_batch: 10_000,
             write_map: false,
+            crash_safe: false,
             allow_shared_dir: false,
             clock: Clock::System,
             on_corruption: OnCorruption::Error,
@@ -151,6 +161,11 @@ impl Options {
     /// Turns the writable map of `periodic` mode on or off (see [`Options::write_map`]).
     pub fn write_map(mut self, on: bool) -> Options {
         self.write_map = on;
+        self
+    }
+    /// Turns `periodic` mode's crash safety on or off (see [`Options::crash_safe`]).
+    pub fn crash_safe(mut self, on: bool) -> Options {
+        self.crash_safe = on;
         self
     }
     /// Accepts a directory shared with other users (see [`Options::allow_shared_dir`]).

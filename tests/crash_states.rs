@@ -101,14 +101,26 @@ enum Mode {
     Sync,
     Periodic,
     WriteMap,
+    /// `periodic` with `crash_safe`: flushes pin their snapshot and mark its meta page.
+    PeriodicSafe,
+    WriteMapSafe,
 }
 
 impl Mode {
+    const ALL: [Mode; 5] = [
+        Mode::Sync,
+        Mode::Periodic,
+        Mode::WriteMap,
+        Mode::PeriodicSafe,
+        Mode::WriteMapSafe,
+    ];
     fn name(self) -> &'static str {
         match self {
             Mode::Sync => "sync",
             Mode::Periodic => "periodic",
             Mode::WriteMap => "periodic+write_map",
+            Mode::PeriodicSafe => "periodic+crash_safe",
+            Mode::WriteMapSafe => "periodic+write_map+crash_safe",
         }
     }
     /// How the children are told the mode.
@@ -117,14 +129,23 @@ impl Mode {
             Mode::Sync => "sync",
             Mode::Periodic => "periodic",
             Mode::WriteMap => "write_map",
+            Mode::PeriodicSafe => "periodic_safe",
+            Mode::WriteMapSafe => "write_map_safe",
         }
     }
     fn parse(s: &str) -> Mode {
-        match s {
-            "sync" => Mode::Sync,
-            "periodic" => Mode::Periodic,
-            _ => Mode::WriteMap,
-        }
+        *Mode::ALL.iter().find(|m| m.arg() == s).expect("a mode's name")
+    }
+    fn crash_safe(self) -> bool {
+        matches!(self, Mode::PeriodicSafe | Mode::WriteMapSafe)
+    }
+    fn write_map(self) -> bool {
+        matches!(self, Mode::WriteMap | Mode::WriteMapSafe)
+    }
+    /// Whether the mode promises what the model demands in every crash state (the others
+    /// are measured: README, "What a crash of the machine leaves").
+    fn guaranteed(self) -> bool {
+        self == Mode::Sync || self.crash_safe()
     }
     fn options(self) -> Options {
         // A long interval: the only flushes are the workload's explicit ones (and close).
@@ -133,8 +154,10 @@ impl Mode {
         };
         match self {
             Mode::Sync => Options::default().durability(Durability::Sync),
-            Mode::Periodic => Options::default().durability(periodic),
-            Mode::WriteMap => Options::default().durability(periodic).write_map(true),
+            _ => Options::default()
+                .durability(periodic)
+                .write_map(self.write_map())
+                .crash_safe(self.crash_safe()),
         }
     }
 }
@@ -204,7 +227,7 @@ fn del(key: &str) -> Step {
 fn small_steps(mode: Mode) -> Vec<Step> {
     match mode {
         Mode::Sync => vec![put("a", 20), put("b", 5000), del("a"), put("b", 30), put("c", 40)],
-        Mode::Periodic | Mode::WriteMap => vec![
+        _ => vec![
             put("a", 20),
             put("b", 30),
             Step::Flush,
@@ -576,7 +599,7 @@ fn demand(mode: Mode, steps: &[Step], t: &Timeline, c: usize) -> Demand {
     let lo = match mode {
         Mode::Sync => (1..=steps.len()).filter(|&n| acked(n)).count(),
         // Everything before the last flush that returned.
-        Mode::Periodic | Mode::WriteMap => (1..=steps.len())
+        _ => (1..=steps.len())
             .filter(|&n| matches!(steps[n - 1], Step::Flush) && acked(n))
             .max()
             .map_or(0, |n| n - 1),
@@ -617,7 +640,7 @@ fn classify(mode: Mode, result: &str, steps: &[Step], prefixes: &[Entries], d: &
             // snapshot kept whole on disk, survives any crash after it).
             let violation = match mode {
                 Mode::Sync => d.open_acked,
-                Mode::Periodic | Mode::WriteMap => d.flushed,
+                _ => d.flushed,
             };
             (Outcome::Corrupted(what), violation)
         }
@@ -1011,7 +1034,7 @@ fn run_mode(mode: Mode) {
                 "sync mode wrote no synchronous meta page: {st:?}"
             );
         }
-        Mode::Periodic => {
+        Mode::Periodic | Mode::PeriodicSafe => {
             assert_eq!(
                 st.mapped_pages, 0,
                 "{} pages changed without a recorded write: {unrecorded:?}",
@@ -1022,14 +1045,14 @@ fn run_mode(mode: Mode) {
                 "no flush barrier recorded: {st:?}"
             );
         }
-        Mode::WriteMap => {
+        Mode::WriteMap | Mode::WriteMapSafe => {
             assert!(
                 st.mapped_pages > 0 && st.barriers.contains_key("msync"),
                 "no write through the map recorded: {st:?}"
             );
         }
     }
-    if mode != Mode::Sync {
+    if mode.crash_safe() {
         // Every flush writes the mark and syncs it: without it no image can roll back.
         assert!(
             st.mark_writes > 0 && st.mark_barriers.keys().any(|&k| k == "fdatasync" || k == "fsync"),
@@ -1272,23 +1295,26 @@ fn run_mode(mode: Mode) {
         "a crash image made open or a read hang (see above)"
     );
     assert!(tally.images > 0, "no crash image was built");
-    // Every mode keeps its guarantee in every state: sync every acknowledged step, the
-    // periodic modes every step before the last completed flush (a snapshot pinned at each
-    // flush, its meta page in the flush mark, restored at open after a reboot).
+    // The guaranteed modes keep their promise in every state: sync every acknowledged step,
+    // crash_safe every step before the last completed flush (a snapshot pinned at each flush,
+    // its meta page in the flush mark, restored at open after a reboot). Plain periodic is
+    // measured: what it loses is the README's table.
     println!(
-        "{} mode: {} of {} crash states break the guarantee it gives ({} rolled back at open)",
+        "{} mode: {} of {} crash states break the guarantee it is meant to give ({} rolled back at open)",
         mode.name(),
         tally.violations,
         tally.images,
         tally.rolled_back
     );
-    assert_eq!(
-        tally.violations,
-        0,
-        "{} crash states break what {} mode guarantees (see above)",
-        tally.violations,
-        mode.name()
-    );
+    if mode.guaranteed() {
+        assert_eq!(
+            tally.violations,
+            0,
+            "{} crash states break what {} mode guarantees (see above)",
+            tally.violations,
+            mode.name()
+        );
+    }
 }
 
 #[test]
@@ -1296,14 +1322,26 @@ fn sync_mode_keeps_every_acknowledged_operation_in_every_crash_state() {
     run_mode(Mode::Sync);
 }
 
-/// Every step acknowledged before the last completed flush, in every crash state.
+/// Measures (does not guarantee) what plain periodic mode keeps; see `run_mode`.
 #[test]
-fn periodic_mode_keeps_every_flushed_operation_in_every_crash_state() {
+fn periodic_mode_crash_states_are_measured() {
     run_mode(Mode::Periodic);
+}
+
+/// Measures (does not guarantee) what periodic mode with write_map keeps.
+#[test]
+fn periodic_write_map_crash_states_are_measured() {
+    run_mode(Mode::WriteMap);
+}
+
+/// crash_safe: every step acknowledged before the last completed flush, in every crash state.
+#[test]
+fn crash_safe_periodic_mode_keeps_every_flushed_operation_in_every_crash_state() {
+    run_mode(Mode::PeriodicSafe);
 }
 
 /// The same with write_map: the stores through the map, snapshotted per commit.
 #[test]
-fn periodic_write_map_keeps_every_flushed_operation_in_every_crash_state() {
-    run_mode(Mode::WriteMap);
+fn crash_safe_write_map_keeps_every_flushed_operation_in_every_crash_state() {
+    run_mode(Mode::WriteMapSafe);
 }

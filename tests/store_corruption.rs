@@ -174,10 +174,14 @@ fn a_flush_mark_that_is_a_link_is_refused() {
 
 // ---- periodic mode: back to the last flush after a crash of the machine -----------------
 
-fn periodic(boot: &str) -> Options {
+fn plain_periodic(boot: &str) -> Options {
     opts(boot).durability(ttlkv::Durability::Periodic {
         sync_interval: std::time::Duration::from_secs(3600),
     })
+}
+
+fn periodic(boot: &str) -> Options {
+    plain_periodic(boot).crash_safe(true)
 }
 
 /// Runs `steps` (see `roll_back_child`) in a child process that ends without closing the
@@ -214,10 +218,10 @@ fn roll_back_child() {
     ) else {
         return;
     };
-    let o = if durability == "sync" {
-        opts(&boot)
-    } else {
-        periodic(&boot)
+    let o = match durability.as_str() {
+        "sync" => opts(&boot),
+        "plain" => plain_periodic(&boot),
+        _ => periodic(&boot),
     };
     let s = Store::open(&path, o).unwrap();
     for step in steps.split(',') {
@@ -374,4 +378,46 @@ fn a_damaged_mark_is_no_mark() {
     let st = s.stats().unwrap();
     assert_eq!((st.rolled_back_at_open, st.verified_at_open), (0, 1));
     assert_eq!(get(&s, "a").as_deref(), Some("2"));
+}
+
+#[test]
+fn plain_periodic_mode_does_not_roll_back_and_crash_safe_needs_periodic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    run_child(&path, "boot-1", "plain", "put:a=1,flush,put:a=2,fill:100");
+    let mark = std::fs::read_to_string(path.join("flush.mark")).unwrap();
+    assert!(
+        mark.split_whitespace().nth(4) == Some("-"),
+        "no meta page without crash_safe: {mark}"
+    );
+    let s = Store::open(&path, plain_periodic("boot-2")).unwrap();
+    let st = s.stats().unwrap();
+    assert_eq!((st.rolled_back_at_open, st.verified_at_open), (0, 1));
+    assert_eq!(get(&s, "a").as_deref(), Some("2"));
+    s.close();
+    let e = Store::open(dir.path().join("other"), opts("boot-1").crash_safe(true)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+}
+
+#[test]
+fn a_clean_close_gives_the_meta_page_up_with_the_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let s = Store::open(&path, periodic("boot-1")).unwrap();
+    s.put(b"ns", b"a", b"1", TTL_NEVER).unwrap();
+    s.flush().unwrap();
+    let armed = std::fs::read_to_string(path.join("flush.mark")).unwrap();
+    assert_eq!(
+        armed.split_whitespace().nth(4).map(str::len),
+        Some(272),
+        "{armed}"
+    );
+    s.close();
+    let closed = std::fs::read_to_string(path.join("flush.mark")).unwrap();
+    assert_eq!(closed.split_whitespace().nth(4), Some("-"), "{closed}");
+    // Nothing after the close: another boot opens it as it is, without a check.
+    let s = Store::open(&path, periodic("boot-2")).unwrap();
+    let st = s.stats().unwrap();
+    assert_eq!((st.rolled_back_at_open, st.verified_at_open), (0, 0));
+    assert_eq!(get(&s, "a").as_deref(), Some("1"));
 }

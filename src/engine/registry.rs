@@ -30,6 +30,7 @@ impl Drop for Shared {
         }
         // In every mode: a clean close leaves a flush mark, so the next boot needs no check.
         let _ = self.core.env.flush();
+        let _ = self.core.env.close_mark();
     }
 }
 
@@ -74,6 +75,7 @@ pub(crate) fn open_shared(path: &Path, identity: Identity, opts: &Options) -> Re
         write_map: opts.write_map,
         allow_shared_dir: opts.allow_shared_dir,
         boot_id: opts.boot_id.clone().or_else(crate::env::boot_id),
+        pin_flushes: opts.crash_safe,
     };
     // Opens of this directory, in every process, check it one at a time (held to the end).
     let _open = OpenGuard::take(path, opts.allow_shared_dir)?;

@@ -121,6 +121,8 @@ pub(crate) struct EnvOptions {
     pub allow_shared_dir: bool,
     /// The kernel's boot id (`None` where there is none); a test may give its own.
     pub boot_id: Option<String>,
+    /// Flushes pin their snapshot and mark its meta page (periodic `crash_safe`; mark.rs).
+    pub pin_flushes: bool,
 }
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`), or `None` where the kernel has none.
@@ -434,7 +436,7 @@ impl Env {
                 .open(dir.join(FLUSH_MARK))
                 .ok(),
             write_map,
-            pins: opts.no_sync && info.me_maxreaders >= MIN_READERS_TO_PIN,
+            pins: opts.no_sync && opts.pin_flushes && info.me_maxreaders >= MIN_READERS_TO_PIN,
             pinned_at: std::sync::atomic::AtomicU64::new(u64::MAX),
             pin_end: AtomicUsize::new(usize::MAX),
             flush_due: std::sync::atomic::AtomicBool::new(false),
@@ -851,11 +853,13 @@ impl Env {
         }
     }
 
-    /// A process that does not pin (sync mode, or a reader table too small for pins) must not
-    /// reuse the pages of a snapshot a mark offers to roll back to, which nobody may be
-    /// holding any more: before it writes, a mark with a meta page is replaced, durably, by
-    /// one without (same txnid: a crash then makes the next boot verify the store). Called
-    /// under the writer lock; reads 512 bytes from the page cache in the common case.
+    /// A mark with a meta page offers to roll back to a snapshot whose pages someone must
+    /// keep: the pin of the process that marked it. When that pin goes, the mark is replaced,
+    /// durably, by one without a meta page (same txnid: a crash then makes the next boot
+    /// verify the store instead). A pin goes at a clean close (the closing process disarms,
+    /// [`Env::close_mark`]) or with a process that died, whose reader slot stays in the table,
+    /// and so keeps protecting the snapshot, until a [`Env::reader_check`] frees it: a process
+    /// that does not pin itself disarms the mark before it frees slots.
     fn disarm_mark(&self) -> Result<()> {
         let Some(f) = &self.mark else { return Ok(()) };
         let Some(on_disk) = read_mark(f) else {
@@ -909,8 +913,21 @@ impl Env {
         })
     }
 
+    /// At a clean close after the last flush: a process that pinned gives up its mark's meta
+    /// page with its pin (see [`Env::disarm_mark`]).
+    pub(crate) fn close_mark(&self) -> Result<()> {
+        if self.pins {
+            self.disarm_mark()?;
+        }
+        Ok(())
+    }
+
     /// Frees reader slots left by processes that died; returns how many.
     pub(crate) fn reader_check(&self) -> Result<usize> {
+        if !self.pins {
+            // A dead process's pin may be among the slots freed (see disarm_mark).
+            self.disarm_mark()?;
+        }
         let mut dead: libc::c_int = 0;
         // SAFETY: env is open; dead is a valid out pointer.
         let rc = unsafe { ffi::mdb_reader_check(self.env.env(), &mut dead) };
@@ -1185,9 +1202,6 @@ impl Env {
         // waiting for another process holds nothing a reader needs.
         let _local = self.writer.lock();
         let _shared = self.file.lock(WRITER_BYTE, true)?;
-        if !self.pins {
-            self.disarm_mark()?;
-        }
         loop {
             let gate = self.gate.read();
             let seen = self.map_size();

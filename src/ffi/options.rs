@@ -176,6 +176,25 @@ pub unsafe extern "C" fn ttlkv_options_set_write_map(o: *mut ttlkv_options, enab
     })
 }
 
+/// TTLKV_DURABILITY_PERIODIC only: `enabled` non-zero keeps the last flush reachable across a
+/// power loss or OS crash. Each flush pins its snapshot and keeps its meta page in the flush
+/// mark; `ttlkv_open` after an unclean shutdown of the machine returns the store to exactly
+/// that flush and verifies it (TTLKV_STAT_ROLLED_BACK_AT_OPEN). The price: commits cannot
+/// reuse pages freed since the last flush, so sustained writes grow the file and are bounded
+/// by the disk's write speed (README, Durability). It holds while every process writing the
+/// store opens it so. Default 0. `ttlkv_open` refuses it with TTLKV_DURABILITY_SYNC
+/// (TTLKV_INVALID_ARGUMENT).
+///
+/// Returns TTLKV_OK, or TTLKV_INVALID_ARGUMENT when `o` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ttlkv_options_set_crash_safe(o: *mut ttlkv_options, enabled: i32) -> ttlkv_status {
+    ffi_panic_boundary!("ttlkv_options_set_crash_safe", {
+        let o = try_handle_mut!(o, "options");
+        o.options.crash_safe = enabled != 0;
+        TTLKV_OK
+    })
+}
+
 /// `enabled` non-zero accepts a store directory that other users could tamper with: one owned
 /// by another user, or writable by its group or by others. By default `ttlkv_open` refuses such
 /// a directory with TTLKV_PERMISSION, because its other users could replace `lock.mdb` or

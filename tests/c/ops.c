@@ -223,6 +223,33 @@ int main(int argc, char **argv) {
   snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'.corrupted-*", damaged, damaged);
   CHECK(system(cmd) == 0);
 
+  /* crash_safe: periodic only; its flushes keep a meta page in the flush mark */
+  char safe[4200], markfile[4300], mark[600];
+  snprintf(safe, sizeof safe, "%s.safe", dir);
+  o = ttlkv_options_new();
+  CHECK_STATUS(ttlkv_options_set_crash_safe(o, 1), TTLKV_OK);
+  CHECK_STATUS(ttlkv_open(safe, o, &ds), TTLKV_INVALID_ARGUMENT); /* sync durability */
+  CHECK(strstr(ttlkv_last_error(), "crash_safe") != NULL);
+  CHECK_STATUS(ttlkv_options_set_durability(o, TTLKV_DURABILITY_PERIODIC), TTLKV_OK);
+  CHECK_STATUS(ttlkv_open(safe, o, &ds), TTLKV_OK);
+  ttlkv_options_free(o);
+  CHECK_STATUS(ttlkv_put(ds, STR("n"), STR("k"), STR("v"), TTLKV_TTL_NEVER), TTLKV_OK);
+  CHECK_STATUS(ttlkv_flush(ds), TTLKV_OK);
+  snprintf(markfile, sizeof markfile, "%s/flush.mark", safe);
+  FILE *mf = fopen(markfile, "r");
+  CHECK(mf != NULL);
+  size_t mlen = fread(mark, 1, sizeof mark - 1, mf);
+  fclose(mf);
+  mark[mlen] = '\0';
+  CHECK(strncmp(mark, "ttlkv-flush 2 ", 14) == 0 && strstr(mark, " - ") == NULL); /* a meta page */
+  uint64_t rolled = 7;
+  CHECK_STATUS(ttlkv_stat(ds, TTLKV_STAT_ROLLED_BACK_AT_OPEN, &rolled), TTLKV_OK);
+  CHECK(rolled == 0);
+  CHECK_STATUS(ttlkv_close(ds), TTLKV_OK);
+  ttlkv_free(ds);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", safe);
+  CHECK(system(cmd) == 0);
+
   ttlkv_close(s);
   CHECK_STATUS(ttlkv_touch(s, STR("n"), STR("k"), 1000), TTLKV_CLOSED);
   CHECK_STATUS(ttlkv_clear(s, STR("n"), &removed), TTLKV_CLOSED);

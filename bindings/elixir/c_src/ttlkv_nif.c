@@ -282,7 +282,7 @@ nif_live_stores(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
  * AllowSharedDir: non-zero turns the option on); OnCorruption nil, error or reset
  * (TTLKV_ON_CORRUPTION_ERROR / TTLKV_ON_CORRUPTION_RESET); ClockOffsetMs nil or a signed
  * integer (the test hook ttlkv_options_set_clock_offset_ms). */
-#define N_NUMERIC_OPEN_OPTS 7
+#define N_NUMERIC_OPEN_OPTS 8
 #define N_OPEN_OPTS (N_NUMERIC_OPEN_OPTS + 2)
 static ERL_NIF_TERM
 nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
@@ -314,17 +314,17 @@ nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     if (present[4] && val[4] > UINT32_MAX) {
         return enif_make_badarg(env);
     }
-    if (enif_is_identical(opt[7], ATOM_ERROR)) {
+    if (enif_is_identical(opt[8], ATOM_ERROR)) {
         on_corruption_set = 1;
         on_corruption = TTLKV_ON_CORRUPTION_ERROR;
-    } else if (enif_is_identical(opt[7], ATOM_RESET)) {
+    } else if (enif_is_identical(opt[8], ATOM_RESET)) {
         on_corruption_set = 1;
         on_corruption = TTLKV_ON_CORRUPTION_RESET;
-    } else if (!enif_is_identical(opt[7], ATOM_NIL)) {
+    } else if (!enif_is_identical(opt[8], ATOM_NIL)) {
         return enif_make_badarg(env);
     }
     ErlNifSInt64 clock_offset = 0;
-    if (!enif_is_identical(opt[8], ATOM_NIL) && !enif_get_int64(env, opt[8], &clock_offset)) {
+    if (!enif_is_identical(opt[9], ATOM_NIL) && !enif_get_int64(env, opt[9], &clock_offset)) {
         return enif_make_badarg(env);
     }
 
@@ -360,6 +360,9 @@ nif_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     }
     if (present[6] && st == TTLKV_OK) {
         st = ttlkv_options_set_allow_shared_dir(o, val[6] != 0);
+    }
+    if (present[7] && st == TTLKV_OK) {
+        st = ttlkv_options_set_crash_safe(o, val[7] != 0);
     }
     if (on_corruption_set && st == TTLKV_OK) {
         st = ttlkv_options_set_on_corruption(o, on_corruption);

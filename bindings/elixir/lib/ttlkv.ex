@@ -113,6 +113,7 @@ defmodule TTLKV do
           | {:max_readers, pos_integer()}
           | {:write_map, boolean()}
           | {:allow_shared_dir, boolean()}
+          | {:crash_safe, boolean()}
           | {:on_corruption, :error | :reset}
           | {:clock_offset_ms, integer()}
 
@@ -129,6 +130,7 @@ defmodule TTLKV do
     :max_readers,
     :write_map,
     :allow_shared_dir,
+    :crash_safe,
     :on_corruption,
     :clock_offset_ms
   ]
@@ -152,6 +154,13 @@ defmodule TTLKV do
       Puts get several times faster and the map's size is reserved on disk, but a power loss
       or OS crash between flushes can leave the store corrupted instead of only missing the
       last interval; a crash of the process is safe either way.
+    * `:crash_safe` - `:periodic` only: keep the last flush reachable across a power loss or
+      OS crash (default `false`). Each flush pins its snapshot and keeps its meta page in the
+      flush mark; opening after an unclean shutdown of the machine returns the store to
+      exactly that flush and verifies it (`stats/1`'s `:rolled_back_at_open`). The price:
+      commits cannot reuse pages freed since the last flush, so sustained writes grow the file
+      and are bounded by the disk's write speed (README, Durability). It holds while every
+      process writing the store opens it so.
     * `:allow_shared_dir` - accept an existing directory that other users could tamper with:
       one owned by another user, or writable by its group or by others (default `false`). By
       default such a directory is refused with `{:error, {:permission, detail}}` (the detail
@@ -235,6 +244,7 @@ defmodule TTLKV do
       positive(opts, :max_readers),
       flag(opts, :write_map),
       flag(opts, :allow_shared_dir),
+      flag(opts, :crash_safe),
       on_corruption,
       clock_offset(opts)
     }

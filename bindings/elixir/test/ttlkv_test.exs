@@ -536,6 +536,58 @@ defmodule TTLKVTest do
       assert set_aside(dir) == []
     end
 
+    test "crash_safe: after a crash of the machine the store is back at its last flush" do
+      dir = tmp_dir("crash-safe")
+      opts = [durability: :periodic, sync_interval: 3_600_000, crash_safe: true]
+      {:ok, s} = TTLKV.open(dir, opts)
+      :ok = TTLKV.put(s, "ns", "a", "flushed", 60_000)
+      :ok = TTLKV.flush(s)
+      :ok = TTLKV.put(s, "ns", "a", "after the flush", 60_000)
+      :ok = TTLKV.put(s, "ns", "b", "after the flush", 60_000)
+
+      # What the disk holds after a crash of the process (the page cache kept every write),
+      # with the flush mark rewritten as if the machine had booted since.
+      image = tmp_dir("crash-safe-image")
+      File.mkdir_p!(image)
+      File.chmod!(image, 0o700)
+
+      for f <- ["data.mdb", "flush.mark"] do
+        File.cp!(Path.join(dir, f), Path.join(image, f))
+      end
+
+      :ok = TTLKV.close(s)
+      mark = Path.join(image, "flush.mark")
+      ["ttlkv-flush", "2", _boot, txnid, meta, state, _sum] = String.split(File.read!(mark))
+      assert byte_size(meta) == 272
+      body = Enum.join(["ttlkv-flush", "2", "an-earlier-boot", txnid, meta, state], " ")
+
+      sum =
+        body |> fnv1a() |> Integer.to_string(16) |> String.downcase() |> String.pad_leading(16, "0")
+
+      File.write!(mark, String.pad_trailing(body <> " " <> sum <> "\n", 512))
+
+      {:ok, s} = TTLKV.open(image, opts)
+      assert {:ok, %{rolled_back_at_open: 1, verified_at_open: 1}} = TTLKV.stats(s)
+      assert TTLKV.get(s, "ns", "a") == {:ok, "flushed"}
+      assert TTLKV.get(s, "ns", "b") == :not_found
+      assert TTLKV.close(s) == :ok
+
+      assert {:error, {:invalid_argument, detail}} =
+               TTLKV.open(tmp_dir("cs-sync"), crash_safe: true)
+
+      assert detail =~ "crash_safe"
+
+      assert_raise ArgumentError, ~r/crash_safe must be a boolean/, fn ->
+        TTLKV.open(tmp_dir("cs-bad"), durability: :periodic, crash_safe: :yes)
+      end
+    end
+
+    defp fnv1a(bytes) do
+      for <<b <- bytes>>, reduce: 0xCBF29CE484222325 do
+        h -> Bitwise.band(Bitwise.bxor(h, b) * 0x100000001B3, 0xFFFFFFFFFFFFFFFF)
+      end
+    end
+
     test "on_corruption must be :error or :reset; corruption_reset on a closed store" do
       dir = tmp_dir("bad-option")
 

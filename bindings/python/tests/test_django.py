@@ -557,3 +557,15 @@ def test_loads_reads_counters_and_marked_pickles_and_refuses_the_rest() -> None:
     for data in (b"", b"\x02", b"x1", b" 1", b"\x80\x04K*."):
         with pytest.raises(ValueError):
             tdj.loads(data)
+
+
+def test_options_crash_safe_and_on_corruption_reach_the_store(tmp_path: Path) -> None:
+    cache = make(tmp_path / "safe", OPTIONS={"durability": "periodic", "crash_safe": True, "on_corruption": "reset"})
+    cache.set("k", "v")
+    assert cache.get("k") == "v"
+    store = ttlkv.Store(str(tmp_path / "safe"))  # the same environment: the first open decided
+    store.flush()
+    mark = (tmp_path / "safe" / "flush.mark").read_text().split()
+    assert len(mark[4]) == 272, mark  # a flush of a crash_safe store keeps its meta page
+    with pytest.raises(ttlkv.InvalidArgumentError, match="crash_safe"):
+        make(tmp_path / "sync", OPTIONS={"crash_safe": True}).get("k")

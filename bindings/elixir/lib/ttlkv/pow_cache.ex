@@ -40,7 +40,7 @@ defmodule TTLKV.PowCache do
       kept aside, never deleted: remove it once looked at.
     * `:durability` - `:sync` (default) or `:periodic`, and the other options of
       `TTLKV.open/2` (`:sync_interval`, `:map_size`, `:max_map_size`, `:max_readers`,
-      `:write_map`, `:allow_shared_dir`). An existing directory that other users could tamper
+      `:write_map`, `:crash_safe`, `:allow_shared_dir`). An existing directory that other users could tamper
       with (another owner, or group- or world-writable) is a start error with reason
       `{:permission, detail}` unless `allow_shared_dir: true`.
     * `:name` - the registered name (default `TTLKV.PowCache`). Pow reaches the default

@@ -430,6 +430,13 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
             c_int32,  # int32_t enabled
         ],
     ),
+    "ttlkv_options_set_crash_safe": (
+        c_uint32,  # ttlkv_status
+        [
+            POINTER(ttlkv_options),  # struct ttlkv_options *o
+            c_int32,  # int32_t enabled
+        ],
+    ),
     "ttlkv_options_set_allow_shared_dir": (
         c_uint32,  # ttlkv_status
         [

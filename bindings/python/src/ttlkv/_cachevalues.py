@@ -24,7 +24,17 @@ __all__ = ["PICKLE_MARKER", "STORE_OPTIONS", "dumps", "loads", "incr_by_cas", "o
 
 #: The options a cache backend passes on to :class:`ttlkv.Store`.
 STORE_OPTIONS = frozenset(
-    ("durability", "sync_interval", "map_size", "max_map_size", "max_readers", "write_map", "allow_shared_dir")
+    (
+        "durability",
+        "sync_interval",
+        "map_size",
+        "max_map_size",
+        "max_readers",
+        "write_map",
+        "crash_safe",
+        "allow_shared_dir",
+        "on_corruption",
+    )
 )
 
 #: The first byte of a pickled value; a counter starts with a digit or ``-``.

@@ -90,6 +90,13 @@ class Store:
             times faster and the map's size is reserved on disk, but a power loss or OS crash
             between flushes can leave the store corrupted instead of only missing the last
             interval (a process crash is safe either way). Default False.
+        crash_safe: periodic mode only: keep the last flush reachable across a power loss or
+            OS crash. Each flush pins its snapshot and keeps its meta page in the flush mark;
+            opening after an unclean shutdown of the machine returns the store to exactly that
+            flush and verifies it (``stats()["rolled_back_at_open"]``). The price: commits
+            cannot reuse pages freed since the last flush, so sustained writes grow the file
+            and are bounded by the disk's write speed (README, Durability). It holds while
+            every process writing the store opens it so. Default False.
         allow_shared_dir: accept an existing directory that other users could tamper with:
             one owned by another user, or writable by its group or by others. By default such
             a directory raises :class:`PermissionDeniedError` (naming ``allow_shared_dir``),
@@ -137,6 +144,7 @@ class Store:
         write_map: bool = False,
         allow_shared_dir: bool = False,
         on_corruption: str = "error",
+        crash_safe: bool = False,
         clock_offset_ms: int = 0,
     ) -> None:
         self._closed = True
@@ -144,7 +152,7 @@ class Store:
         self.path, encoded = path_bytes(path)
         options = _options(
             durability, sync_interval, map_size, max_map_size, max_readers, write_map, allow_shared_dir,
-            clock_offset_ms,
+            clock_offset_ms, crash_safe,
         )
         if on_corruption not in _ON_CORRUPTION:
             raise binding_error(
@@ -607,6 +615,7 @@ def _options(
     write_map: bool,
     allow_shared_dir: bool,
     clock_offset_ms: int = 0,
+    crash_safe: bool = False,
 ) -> List[Tuple[str, int]]:
     """The checked arguments of ``Store()`` as ``ttlkv_options_set_<name>(value)`` calls.
 
@@ -621,6 +630,8 @@ def _options(
         raise TypeError("write_map is a bool")
     if not isinstance(allow_shared_dir, bool):
         raise TypeError("allow_shared_dir is a bool")
+    if not isinstance(crash_safe, bool):
+        raise TypeError("crash_safe is a bool")
     options = [("durability", _DURABILITY[durability])]
     if sync_interval is not None:
         if isinstance(sync_interval, bool) or not isinstance(sync_interval, (int, float)):
@@ -637,6 +648,8 @@ def _options(
         options.append(("write_map", 1))
     if allow_shared_dir:
         options.append(("allow_shared_dir", 1))
+    if crash_safe:
+        options.append(("crash_safe", 1))
     if isinstance(clock_offset_ms, bool) or not isinstance(clock_offset_ms, int):
         raise TypeError("clock_offset_ms is an int (milliseconds)")
     if not _INT64_MIN <= clock_offset_ms <= _INT64_MAX:

@@ -40,10 +40,10 @@ child (gunicorn, uWSGI, multiprocessing workers) opens its own on first use. ``c
 which Django calls at the end of every request, keeps the store open for the next one.
 
 **OPTIONS** (lower case): ``durability``, ``sync_interval``, ``map_size``, ``max_map_size``,
-``max_readers``, ``write_map``, ``allow_shared_dir`` go to :class:`ttlkv.Store` (the first
-open of a directory in a process decides them); ``max_bytes`` and ``eviction`` to
-:meth:`ttlkv.Store.set_max_bytes` at open (the bound is kept in the store, for every process);
-``namespace`` as above. ``MAX_ENTRIES`` and ``CULL_FREQUENCY`` are refused: ttlkv bounds a
+``max_readers``, ``write_map``, ``crash_safe``, ``allow_shared_dir``, ``on_corruption`` go to
+:class:`ttlkv.Store` (the first open of a directory in a process decides them); ``max_bytes``
+and ``eviction`` to :meth:`ttlkv.Store.set_max_bytes` at open (the bound is kept in the store,
+for every process); ``namespace`` as above. ``MAX_ENTRIES`` and ``CULL_FREQUENCY`` are refused: ttlkv bounds a
 store by bytes (``max_bytes``), evicting the soonest deadline first, not by an entry count.
 
 .. warning:: Unpickling runs code chosen by whoever wrote the bytes: use this backend on a
