@@ -89,9 +89,10 @@ pub struct Options {
     /// its meta page in the flush mark; open after an unclean shutdown of the machine returns
     /// the store to exactly that flush and verifies it. The price is measured (README,
     /// Durability): commits cannot reuse pages freed since the last flush, so sustained
-    /// writes grow the file and are bounded by the disk's write speed (a flush comes early
-    /// once the commits since the last one copied 32 MiB). The guarantee holds while every
-    /// process writing the store opens it with this option. Default false.
+    /// writes grow the file and are bounded by the disk's write speed (a flush comes early,
+    /// after 1,024 commits or 32 MiB of growth past the pinned snapshot, which bounds the
+    /// pages in use; writes measured 0.14–0.18× of plain periodic). The guarantee holds
+    /// while every process writing the store opens it with this option. Default false.
     pub crash_safe: bool,
     /// Accept a store directory that other users could tamper with: one owned by another user,
     /// or writable by group or others (default false: such a directory is refused, because its

@@ -77,9 +77,11 @@ const FLUSH_MARK: &str = "flush.mark";
 /// Pins (mark.rs) take one reader slot per process: only where the table has room for them.
 const MIN_READERS_TO_PIN: u32 = 32;
 /// While a pin is held LMDB reuses no page freed since, so every commit takes new pages (a
-/// put copies its path, about four pages): the file grows by what the commits between two
-/// flushes copy. Once they have copied this much, the next flush comes at once, not at the
-/// end of the interval, which bounds that growth.
+/// put copies its path, about four pages), and only the next flush lets later commits reuse
+/// them. So a flush comes at once, not at the end of the interval, after this many commits
+/// since the pinned one, or once the file grew this much past the pinned snapshot (a few
+/// large commits): the pages in use then stay within a few times what that many commits copy.
+const PINNED_COMMITS_MAX: u64 = 1024;
 const PINNED_CHURN_MAX: usize = 32 << 20;
 
 /// True for the record of the named `meta` database, which shares the main database with
@@ -1234,9 +1236,16 @@ impl Env {
                 Ok(r) => {
                     // SAFETY: txn is live.
                     let end = unsafe { next_pgno(w.txn) };
-                    let past_pin = end.saturating_sub(self.pin_end.load(Ordering::Relaxed));
-                    if past_pin.saturating_mul(self.psize) > PINNED_CHURN_MAX {
-                        self.flush_due.store(true, Ordering::Relaxed);
+                    if self.pins {
+                        let past_pin = end.saturating_sub(self.pin_end.load(Ordering::Relaxed));
+                        // SAFETY: txn is live.
+                        let commits = unsafe { ffi::mdb_txn_id(w.txn) } as u64;
+                        if past_pin.saturating_mul(self.psize) > PINNED_CHURN_MAX
+                            || commits.saturating_sub(self.pinned_at.load(Ordering::Relaxed))
+                                > PINNED_COMMITS_MAX
+                        {
+                            self.flush_due.store(true, Ordering::Relaxed);
+                        }
                     }
                     if kind == WriteKind::Fills && end > start && end > self.fill_limit_pages {
                         drop(w);
