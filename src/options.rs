@@ -112,6 +112,11 @@ pub struct Options {
     /// wake-up came from a deadline or a writer, not from the cap, without timing anything.
     #[doc(hidden)]
     pub expiry_max_sleep: std::time::Duration,
+    /// Benchmark hook: a sleep added to every commit, under the writer lock, as a slower
+    /// disk's fsync would take (default none). The group-commit benchmark runs at the real
+    /// disk's latency and at a slowed one, so its figures do not depend on the day's disk.
+    #[doc(hidden)]
+    pub commit_delay: std::time::Duration,
 }
 
 impl Default for Options {
@@ -129,6 +134,7 @@ impl Default for Options {
             on_corruption: OnCorruption::Error,
             boot_id: None,
             expiry_max_sleep: std::time::Duration::from_secs(1),
+            commit_delay: std::time::Duration::ZERO,
         }
     }
 }
@@ -194,6 +200,12 @@ impl Options {
     #[doc(hidden)]
     pub fn expiry_max_sleep(mut self, d: std::time::Duration) -> Options {
         self.expiry_max_sleep = d;
+        self
+    }
+    /// Benchmark hook: see [`Options::commit_delay`].
+    #[doc(hidden)]
+    pub fn commit_delay(mut self, d: std::time::Duration) -> Options {
+        self.commit_delay = d;
         self
     }
 }

@@ -76,6 +76,7 @@ pub(crate) fn open_shared(path: &Path, identity: Identity, opts: &Options) -> Re
         allow_shared_dir: opts.allow_shared_dir,
         boot_id: opts.boot_id.clone().or_else(crate::env::boot_id),
         pin_flushes: opts.crash_safe,
+        commit_delay: opts.commit_delay,
     };
     // Opens of this directory, in every process, check it one at a time (held to the end).
     let _open = OpenGuard::take(path, opts.allow_shared_dir)?;

@@ -125,6 +125,8 @@ pub(crate) struct EnvOptions {
     pub boot_id: Option<String>,
     /// Flushes pin their snapshot and mark its meta page (periodic `crash_safe`; mark.rs).
     pub pin_flushes: bool,
+    /// Benchmark hook: a sleep after each commit, under the writer lock (a slower fsync).
+    pub commit_delay: Duration,
 }
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`), or `None` where the kernel has none.
@@ -199,6 +201,7 @@ pub(crate) struct Env {
     /// Periodic mode with room in the reader table: flushes pin their snapshot and keep its
     /// meta page in the mark.
     pins: bool,
+    commit_delay: Duration,
     /// The last txnid a flush of this process marked with a pin (u64::MAX: none yet).
     pinned_at: std::sync::atomic::AtomicU64,
     /// The first page past the pinned snapshot's, and whether commits since copied so many
@@ -439,6 +442,7 @@ impl Env {
                 .ok(),
             write_map,
             pins: opts.no_sync && opts.pin_flushes && info.me_maxreaders >= MIN_READERS_TO_PIN,
+            commit_delay: opts.commit_delay,
             pinned_at: std::sync::atomic::AtomicU64::new(u64::MAX),
             pin_end: AtomicUsize::new(usize::MAX),
             flush_due: std::sync::atomic::AtomicBool::new(false),
@@ -1251,7 +1255,11 @@ impl Env {
                         drop(w);
                         Err(self.full_for_fills())
                     } else {
-                        w.commit().map(|_| r)
+                        let done = w.commit().map(|_| r);
+                        if !self.commit_delay.is_zero() {
+                            std::thread::sleep(self.commit_delay);
+                        }
+                        done
                     }
                 }
                 Err(e) => {
