@@ -127,6 +127,7 @@ bench-python: python-install
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	fi
 	env -u TTLKV_LIBRARY $(PY) $(ROOT)/benches/python/django_bench.py
+	env -u TTLKV_LIBRARY $(PY) $(ROOT)/benches/python/durable_bench.py
 
 $(CACHELIB_SDIST): | $(PY_VENV)/.ready
 	mkdir -p $(PY_UPSTREAM)
