@@ -57,7 +57,17 @@ python-abi:
 # One wheel in target/wheels, always of the current tree. setuptools builds in the source
 # directory, so its build/ and egg-info are removed before (a stale build/lib would put files
 # deleted from src/ into the wheel) and after.
+# ttlkv._speedups needs Python's headers: installed (Debian's python3-dev) when missing and
+# running as root; otherwise the wheel is built without it, and make test-python says so.
 wheel: $(PY_VENV)/.ready
+	@if [ ! -f "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "wheel: installing Debian's python3-dev for ttlkv._speedups (the compiled get and put)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev >/dev/null; \
+	  else \
+	    echo "wheel: no Python.h (install python3-dev): the wheel gets no ttlkv._speedups, get and put run on ctypes"; \
+	  fi; \
+	fi
 	rm -rf $(PY_DIR)/build $(PY_DIR)/src/ttlkv.egg-info $(PY_WHEELS)/ttlkv-*.whl
 	$(PY_PIP) wheel --quiet --no-deps --wheel-dir $(PY_WHEELS) $(PY_DIR)
 	rm -rf $(PY_DIR)/build $(PY_DIR)/src/ttlkv.egg-info
@@ -96,6 +106,10 @@ test-python-wheel: wheel
 # TTLKV_LIBRARY is unset so that the tests exercise the library inside the installed wheel.
 test-python: python-install test-python-wheel test-python-django test-python-cachelib
 	cd $(PY_DIR) && env -u TTLKV_LIBRARY $(PY) -m pytest -p no:cacheprovider tests
+	@$(PY) -c 'import ttlkv; print("test-python: get and put ran through", "the compiled binding (ttlkv._speedups)" if ttlkv.compiled_binding() else "ctypes alone: the wheel has no ttlkv._speedups (no Python headers; Debian: python3-dev)")'
+	# The ctypes path too, which runs where the compiled module is not built.
+	cd $(PY_DIR) && env -u TTLKV_LIBRARY TTLKV_PYTHON_BINDING=ctypes $(PY) -m pytest -p no:cacheprovider \
+	  tests/test_fast_path.py tests/test_durations.py tests/test_mapping.py tests/test_api.py tests/test_django.py tests/test_packaging.py
 
 # A failed download or a wrong checksum fails the target: these tests are never skipped.
 $(DJANGO_SDIST): | $(PY_VENV)/.ready

@@ -37,6 +37,14 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[List[int]]:
 
     replace_everywhere(monkeypatch, real_put, put)
     replace_everywhere(monkeypatch, real_put_many, put_many)
+    if _ffi.speedups is not None:  # the compiled put takes the milliseconds as an int
+        real_sput = _ffi.speedups.put
+
+        def sput(handle: Any, ns: bytes, key: bytes, value: bytes, ttl_ms: int) -> Any:
+            seen.append(ttl_ms)
+            return real_sput(handle, ns, key, value, ttl_ms)
+
+        replace_everywhere(monkeypatch, real_sput, sput)
     yield seen
 
 

@@ -4,6 +4,7 @@ in a virtualenv without Rust by tests/wheel_smoke.py, `make test-python-wheel`.)
 
 from __future__ import annotations
 
+import os
 import re
 import sysconfig
 from pathlib import Path
@@ -52,3 +53,17 @@ def test_the_installed_package_has_the_wheels_layout() -> None:
     assert Path(ttlkv.library_path()) == package / libraries[0]
     assert Path(sysconfig.get_paths()["platlib"]).resolve() in package.resolve().parents
     assert (package / "py.typed").is_file()
+
+
+def test_the_installed_package_runs_the_compiled_binding_where_python_headers_exist() -> None:
+    # The wheel builds ttlkv._speedups when Python's headers are there (pyproject.toml); the
+    # package then runs get and put through it, else on ctypes alone. Never silently: which
+    # one is the case must follow from the headers of the Python the wheel was built for.
+    package = Path(ttlkv.__file__).parent
+    built = sorted(p.name for p in package.glob("_speedups.*so"))
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if headers.is_file():
+        assert built == ["_speedups.abi3.so"], built
+        assert ttlkv.compiled_binding() is not (os.environ.get("TTLKV_PYTHON_BINDING") == "ctypes")
+    else:
+        assert built == [] and not ttlkv.compiled_binding()

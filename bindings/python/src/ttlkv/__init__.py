@@ -57,6 +57,13 @@ def library_path() -> str:
     return _ffi.LIBRARY_PATH
 
 
+def compiled_binding() -> bool:
+    """Whether get and put run through the compiled module ``ttlkv._speedups`` (built into the
+    wheel when Python's headers are there) rather than ctypes; ``TTLKV_PYTHON_BINDING=ctypes``
+    in the environment turns it off."""
+    return _ffi.speedups is not None
+
+
 __all__ = [
     "ABI_VERSION",
     "DEADLINE_NEVER",
@@ -76,6 +83,7 @@ __all__ = [
     "Store",
     "TTL_NEVER",
     "library_path",
+    "compiled_binding",
     "library_version",
     "memoize",
     "ttl_to_ms",

@@ -316,3 +316,29 @@ def _stat_names(library: ctypes.CDLL) -> Tuple[Tuple[str, int], ...]:
 #: Every counter of ``ttlkv_stat`` the loaded library has, as (name, number), from
 #: ``ttlkv_stat_name()``: the keys of ``Store.stats()``.
 STATS: Tuple[Tuple[str, int], ...] = _stat_names(lib)
+
+
+def _load_speedups() -> Any:
+    """``ttlkv._speedups``, the compiled get and put (see ``_speedups.c``), bound to this
+    library's functions; ``None`` when it was not built (no Python headers where the wheel was
+    built) or ``TTLKV_PYTHON_BINDING=ctypes`` asks for the ctypes path. Both paths make the
+    same C ABI calls and give the same results (tests/test_fast_path.py runs both)."""
+    if os.environ.get("TTLKV_PYTHON_BINDING") == "ctypes":
+        return None
+    try:
+        from . import _speedups
+    except ImportError:
+        return None
+    address = ctypes.cast
+    _speedups.bind(address(lib.ttlkv_get_into, c_void_p).value, address(lib.ttlkv_put, c_void_p).value)
+    return _speedups
+
+
+#: The compiled get and put, or ``None`` (then the ctypes fast path above runs).
+speedups: Any = _load_speedups()
+
+
+def handle_address(handle: Any) -> Optional[int]:
+    """A store handle's address, as the compiled calls take it."""
+    value: Optional[int] = ctypes.cast(handle, c_void_p).value
+    return value

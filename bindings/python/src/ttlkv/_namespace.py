@@ -30,6 +30,8 @@ __all__ = ["Namespace"]
 _pool = _native.pool
 _fput = _ffi.fast.ttlkv_put
 _fget_into = _ffi.fast.ttlkv_get_into
+_sget = None if _ffi.speedups is None else _ffi.speedups.get
+_sput = None if _ffi.speedups is None else _ffi.speedups.put
 _SIZES = _ffi.SIZES
 _size_t = _ffi.size_t
 _NOT_FOUND = _ffi.NOT_FOUND
@@ -94,11 +96,16 @@ class Namespace(MutableMapping):  # type: ignore[type-arg]
             value = self.serializer.dumps(value)
         v = value if type(value) is bytes else _value(value)
         ttl_c = self._ttl_c if ttl is _DEFAULT else _ttl_c(ttl)
+        ns = self._ns
+        if _sput is not None:
+            rc = _sput(self.store._hv, ns, k, v, self._ms if ttl is _DEFAULT else ttl_c.value)
+            if rc:
+                raise _make_error(rc, context("put", ns))
+            return
         n = len(k)
         kl = _SIZES[n] if n <= 1024 else _size_t(n)
         n = len(v)
         vl = _SIZES[n] if n <= 1024 else _size_t(n)
-        ns = self._ns
         rc = _fput(self.store._h, ns, self._nsl, k, kl, v, vl, ttl_c)
         if rc:
             raise _make_error(rc, context("put", ns))
@@ -108,6 +115,13 @@ class Namespace(MutableMapping):  # type: ignore[type-arg]
         absent or expired."""
         # to_key's result, inline for the two exact types (a subclass takes the general path)
         k = key if type(key) is bytes else key.encode("utf-8") if type(key) is str else _key(key)
+        if _sget is not None:
+            r = _sget(self.store._hv, self._ns, k)
+            if type(r) is bytes:
+                return r if self.serializer is None else self.serializer.loads(r)
+            if r is None:
+                return default
+            raise _make_error(r, context("get", self._ns))
         try:
             kl = _SIZES[len(k)]
         except IndexError:

@@ -163,6 +163,8 @@ class Store:
         self.durability = durability
         handle = _native.open_store(encoded, options, f"opening {self.path!r}")
         self._h = handle
+        #: The handle's address, for the compiled calls (ttlkv._speedups).
+        self._hv: Optional[int] = _ffi.handle_address(handle)
         self._closed = False
         self._finalizer = _lifetime.track(self, handle)
         if on_corruption == "reset":
