@@ -2,7 +2,7 @@
 //! findings in the first place.
 //!
 //! Each round opens one fresh store from 2–6 worker processes (this binary re-run), each with
-//! its own randomly chosen options — durability, write_map, map_size from 64 KiB to 64 MiB, a
+//! its own randomly chosen options — durability, write_map, crash_safe, map_size from 64 KiB to 64 MiB, a
 //! small max_map_size, max_readers — and runs random operations on it: puts, overwrites,
 //! deletes, put_many (some long), TTLs that expire during the round, bursts of reader threads,
 //! extra handles opened and closed, the whole environment closed and reopened, forks whose
@@ -67,6 +67,7 @@ fn now_ms() -> u64 {
 struct WorkerOpts {
     periodic: bool,
     write_map: bool,
+    crash_safe: bool,
     map_size: usize,
     max_map_size: usize,
     max_readers: u32,
@@ -78,6 +79,7 @@ impl WorkerOpts {
         WorkerOpts {
             periodic,
             write_map: periodic && rng.chance(60),
+            crash_safe: periodic && rng.chance(40),
             map_size: 64 << (10 + rng.below(11)), // 64 KiB .. 64 MiB
             max_map_size: [8usize << 20, 16 << 20, 32 << 20, 64 << 20][rng.below(4) as usize],
             max_readers: [24u32, 64, 126, 1024][rng.below(4) as usize],
@@ -85,8 +87,13 @@ impl WorkerOpts {
     }
     fn encode(&self) -> String {
         format!(
-            "{} {} {} {} {}",
-            self.periodic as u8, self.write_map as u8, self.map_size, self.max_map_size, self.max_readers
+            "{} {} {} {} {} {}",
+            self.periodic as u8,
+            self.write_map as u8,
+            self.map_size,
+            self.max_map_size,
+            self.max_readers,
+            self.crash_safe as u8
         )
     }
     fn decode(s: &str) -> WorkerOpts {
@@ -97,6 +104,7 @@ impl WorkerOpts {
             map_size: f[2] as usize,
             max_map_size: f[3] as usize,
             max_readers: f[4] as u32,
+            crash_safe: f[5] == 1,
         }
     }
     fn options(&self) -> Options {
@@ -109,7 +117,8 @@ impl WorkerOpts {
                 .durability(Durability::Periodic {
                     sync_interval: Duration::from_millis(100),
                 })
-                .write_map(self.write_map);
+                .write_map(self.write_map)
+                .crash_safe(self.crash_safe);
         }
         o
     }
