@@ -437,3 +437,42 @@ fn crash_safe_keeps_the_pages_in_use_bounded_under_sustained_writes() {
     assert!(used < 64 << 20, "{} MiB of pages in use", used >> 20);
     assert_eq!(s.count(b"ns").unwrap(), 1000);
 }
+
+fn mark_meta(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path.join("flush.mark")).unwrap();
+    let meta = text.split_whitespace().nth(4)?.to_string();
+    (meta != "-").then_some(meta)
+}
+
+#[test]
+fn a_live_crash_safe_writers_mark_survives_plain_periodic_processes_but_not_a_sync_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let s = Store::open(&path, periodic("boot-1")).unwrap();
+    s.put(b"ns", b"a", b"1", TTL_NEVER).unwrap();
+    s.flush().unwrap();
+    let armed = mark_meta(&path).expect("a crash_safe flush keeps its meta page");
+    let text = std::fs::read_to_string(path.join("flush.mark")).unwrap();
+    assert!(text.contains(&format!(" c:{} ", std::process::id())), "{text}");
+    // Another process, plain periodic, writes and closes: its flushes leave the mark as it
+    // is (the pin of this live process keeps that snapshot; a crash may roll its writes back).
+    run_child(&path, "boot-1", "plain", "put:p=plain,flush,fill:50");
+    assert_eq!(
+        mark_meta(&path).as_deref(),
+        Some(&armed[..]),
+        "a plain process disarmed a live mark"
+    );
+    // A sync-mode process must never see an acknowledged write rolled back: it removes the
+    // meta page before it commits.
+    run_child(&path, "boot-1", "sync", "put:s=durable");
+    assert_eq!(
+        mark_meta(&path),
+        None,
+        "a sync write left a mark that could roll it back"
+    );
+    // The next flush of the crash_safe process arms the mark again, over the sync write.
+    s.put(b"ns", b"b", b"2", TTL_NEVER).unwrap();
+    s.flush().unwrap();
+    assert!(mark_meta(&path).is_some());
+    assert_eq!(get(&s, "s").as_deref(), Some("durable"));
+}

@@ -99,6 +99,8 @@ pub(super) struct Mark {
     pub meta: Option<Meta>,
     /// A roll-back to this mark began and was not yet verified.
     pub rolling_back: bool,
+    /// The process whose pin keeps the snapshot of `meta` (written as `c:<pid>`).
+    pub pid: Option<u32>,
 }
 
 /// FNV-1a, 64 bits: enough to tell a damaged mark from a whole one.
@@ -109,18 +111,16 @@ fn checksum(bytes: &[u8]) -> u64 {
 }
 
 impl Mark {
-    /// `ttlkv-flush 2 <boot> <txnid> <meta hex or -> <c|r> <checksum>`, padded with spaces.
+    /// `ttlkv-flush 2 <boot> <txnid> <meta hex or -> <c|r>[:<pid>] <checksum>`, padded with
+    /// spaces.
     pub(super) fn encode(&self) -> Option<[u8; MARK_LEN]> {
         let meta = match &self.meta {
             Some(m) => m.iter().map(|b| format!("{b:02x}")).collect(),
             None => "-".to_string(),
         };
-        let body = format!(
-            "ttlkv-flush 2 {} {} {meta} {}",
-            self.boot,
-            self.txnid,
-            if self.rolling_back { "r" } else { "c" }
-        );
+        let state = if self.rolling_back { "r" } else { "c" };
+        let pid = self.pid.map(|p| format!(":{p}")).unwrap_or_default();
+        let body = format!("ttlkv-flush 2 {} {} {meta} {state}{pid}", self.boot, self.txnid);
         let text = format!("{body} {:016x}\n", checksum(body.as_bytes()));
         let mut buf = [b' '; MARK_LEN];
         if text.len() > MARK_LEN {
@@ -142,6 +142,7 @@ impl Mark {
                 txnid: txnid.parse().ok()?,
                 meta: None,
                 rolling_back: false,
+                pid: None,
             }),
             ["ttlkv-flush", "2", boot, txnid, meta, state, sum] => {
                 let body = format!("ttlkv-flush 2 {boot} {txnid} {meta} {state}");
@@ -159,15 +160,20 @@ impl Mark {
                     }
                     _ => return None,
                 };
+                let (state, pid) = match state.split_once(':') {
+                    Some((s, p)) => (s, Some(p.parse().ok()?)),
+                    None => (*state, None),
+                };
                 Some(Mark {
                     boot: boot.to_string(),
                     txnid: txnid.parse().ok()?,
                     meta,
-                    rolling_back: match *state {
+                    rolling_back: match state {
                         "c" => false,
                         "r" => true,
                         _ => return None,
                     },
+                    pid,
                 })
             }
             _ => None,
@@ -336,12 +342,14 @@ mod tests {
                 txnid: 42,
                 meta: Some(meta(42)),
                 rolling_back: false,
+                pid: Some(4242),
             },
             Mark {
                 boot: "b2".into(),
                 txnid: 7,
                 meta: None,
                 rolling_back: true,
+                pid: None,
             },
         ] {
             let buf = mark.encode().unwrap();

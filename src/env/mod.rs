@@ -129,6 +129,16 @@ pub(crate) struct EnvOptions {
     pub commit_delay: Duration,
 }
 
+/// Whether process `pid` is alive (as LMDB's reader check decides it: a signal 0 reaches it,
+/// or it exists under another user).
+fn alive(pid: u32) -> bool {
+    let Ok(p) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(p, 0) == 0 || *libc::__errno_location() == libc::EPERM }
+}
+
 /// This boot's id (`/proc/sys/kernel/random/boot_id`), or `None` where the kernel has none.
 pub(crate) fn boot_id() -> Option<String> {
     let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
@@ -201,6 +211,8 @@ pub(crate) struct Env {
     /// Periodic mode with room in the reader table: flushes pin their snapshot and keep its
     /// meta page in the mark.
     pins: bool,
+    /// Every commit is fsynced (sync mode).
+    sync_commits: bool,
     commit_delay: Duration,
     /// The last txnid a flush of this process marked with a pin (u64::MAX: none yet).
     pinned_at: std::sync::atomic::AtomicU64,
@@ -443,6 +455,7 @@ impl Env {
             write_map,
             pins: opts.no_sync && opts.pin_flushes && info.me_maxreaders >= MIN_READERS_TO_PIN,
             commit_delay: opts.commit_delay,
+            sync_commits: !opts.no_sync,
             pinned_at: std::sync::atomic::AtomicU64::new(u64::MAX),
             pin_end: AtomicUsize::new(usize::MAX),
             flush_due: std::sync::atomic::AtomicBool::new(false),
@@ -842,11 +855,21 @@ impl Env {
         let mark = Mark {
             boot: boot.clone(),
             txnid,
+            pid: meta.is_some().then(std::process::id),
             meta,
             rolling_back: false,
         };
         if mark.meta.is_none() {
-            return write_mark(f, &mark, durable);
+            // A live process's pinned mark says less about the disk but keeps its roll-back:
+            // keep it (a sync writer removes it before it commits, see `write_once`).
+            return match read_mark(f) {
+                Some(on_disk)
+                    if on_disk.boot == *boot && on_disk.meta.is_some() && on_disk.pid.is_some_and(alive) =>
+                {
+                    true
+                }
+                _ => write_mark(f, &mark, durable),
+            };
         }
         let Ok(Some(_lock)) = self.file.lock(MARK_BYTE, true) else {
             return false;
@@ -860,24 +883,29 @@ impl Env {
     }
 
     /// A mark with a meta page offers to roll back to a snapshot whose pages someone must
-    /// keep: the pin of the process that marked it. When that pin goes, the mark is replaced,
-    /// durably, by one without a meta page (same txnid: a crash then makes the next boot
-    /// verify the store instead). A pin goes at a clean close (the closing process disarms,
-    /// [`Env::close_mark`]) or with a process that died, whose reader slot stays in the table,
-    /// and so keeps protecting the snapshot, until a [`Env::reader_check`] frees it: a process
-    /// that does not pin itself disarms the mark before it frees slots.
-    fn disarm_mark(&self) -> Result<()> {
+    /// keep: the pin of the process that marked it (the mark names it). When that pin goes,
+    /// the mark is replaced, durably, by one without a meta page (same txnid: a crash then
+    /// makes the next boot verify the store instead). A pin goes at a clean close (the closing
+    /// process disarms, [`Env::close_mark`]) or with a process that died, whose reader slot
+    /// stays in the table, and so keeps protecting the snapshot, until a reader check frees
+    /// it: a process that does not pin itself disarms a dead process's mark before it checks
+    /// (at open, and in [`Env::reader_check`]). A live marker's mark stays: its pin holds.
+    fn disarm_mark(&self, only_if_marker_died: bool) -> Result<()> {
         let Some(f) = &self.mark else { return Ok(()) };
         let Some(on_disk) = read_mark(f) else {
             return Ok(());
         };
-        if on_disk.meta.is_none() {
+        if on_disk.meta.is_none() || (only_if_marker_died && on_disk.pid.is_some_and(alive)) {
             return Ok(());
         }
         let _lock = self.file.lock(MARK_BYTE, true)?;
         match read_mark(f) {
             Some(m) if m.meta.is_some() => {
-                let plain = Mark { meta: None, ..m };
+                let plain = Mark {
+                    meta: None,
+                    pid: None,
+                    ..m
+                };
                 if write_mark(f, &plain, true) {
                     Ok(())
                 } else {
@@ -923,7 +951,7 @@ impl Env {
     /// page with its pin (see [`Env::disarm_mark`]).
     pub(crate) fn close_mark(&self) -> Result<()> {
         if self.pins {
-            self.disarm_mark()?;
+            self.disarm_mark(false)?;
         }
         Ok(())
     }
@@ -932,7 +960,7 @@ impl Env {
     pub(crate) fn reader_check(&self) -> Result<usize> {
         if !self.pins {
             // A dead process's pin may be among the slots freed (see disarm_mark).
-            self.disarm_mark()?;
+            self.disarm_mark(true)?;
         }
         let mut dead: libc::c_int = 0;
         // SAFETY: env is open; dead is a valid out pointer.
@@ -1208,6 +1236,11 @@ impl Env {
         // waiting for another process holds nothing a reader needs.
         let _local = self.writer.lock();
         let _shared = self.file.lock(WRITER_BYTE, true)?;
+        if self.sync_commits {
+            // An acknowledged sync write must never be rolled back: no mark may offer to go
+            // back before it. One read of 512 bytes, beside the commit's fsync.
+            self.disarm_mark(false)?;
+        }
         loop {
             let gate = self.gate.read();
             let seen = self.map_size();
