@@ -237,6 +237,11 @@ fn roll_back_child() {
                 s.put(b"ns", format!("fill-{i:05}").as_bytes(), &[b'f'; 300], TTL_NEVER)
                     .unwrap();
             }
+        } else if step == "hold" {
+            // Keep the store open until killed (the parent reads this line first).
+            println!("holding");
+            std::io::Write::flush(&mut std::io::stdout()).unwrap();
+            std::thread::sleep(std::time::Duration::from_secs(120));
         }
     }
     println!("steps done");
@@ -475,4 +480,48 @@ fn a_live_crash_safe_writers_mark_survives_plain_periodic_processes_but_not_a_sy
     s.flush().unwrap();
     assert!(mark_meta(&path).is_some());
     assert_eq!(get(&s, "s").as_deref(), Some("durable"));
+}
+
+#[test]
+fn a_plain_process_disarms_the_mark_of_a_dead_crash_safe_process_before_it_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    run_child(&path, "boot-1", "periodic", "put:a=1,flush");
+    assert!(mark_meta(&path).is_some());
+    // The marker is dead (killed: no clean close); a plain periodic process that would reuse
+    // its snapshot's pages drops the meta page at open, before any write.
+    run_child(&path, "boot-1", "plain", "put:p=plain");
+    assert_eq!(mark_meta(&path), None);
+}
+
+#[test]
+fn no_roll_back_happens_while_another_process_holds_the_store() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    run_child(&path, "boot-1", "periodic", "put:a=1,put:a=2,flush");
+    // A process of the old boot (as a test can have one) opens the store (pinning the marked
+    // snapshot, no flush), commits past the mark and keeps the store open: rewriting the meta
+    // pages under it would pull its snapshot away, so open verifies instead.
+    let mut holder = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "roll_back_child", "--nocapture", "--test-threads=1"])
+        .env("TTLKV_RB_STORE", &path)
+        .env("TTLKV_RB_BOOT", "boot-1")
+        .env("TTLKV_RB_DURABILITY", "periodic")
+        .env("TTLKV_RB_STEPS", "put:b=3,hold")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(holder.stdout.take().unwrap()).lines();
+    assert!(
+        lines.any(|l| l.unwrap().contains("holding")),
+        "the holder did not open the store"
+    );
+    let s = Store::open(&path, periodic("boot-2")).unwrap();
+    let st = s.stats().unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!((st.rolled_back_at_open, st.verified_at_open), (0, 1));
+    assert_eq!(get(&s, "a").as_deref(), Some("2"));
+    assert_eq!(get(&s, "b").as_deref(), Some("3"));
 }

@@ -28,30 +28,15 @@ from typing import Any, Callable, Dict, Optional
 import django
 from django.conf import settings
 
+import redis_server  # benches/python/redis_server.py, beside this script
+
 BASE = tempfile.mkdtemp(prefix="ttlkv-django-bench-")
 os.chmod(BASE, 0o700)
 SOCKET = os.path.join(BASE, "redis.sock")
 
 
-def start_redis() -> Optional[subprocess.Popen[bytes]]:
-    server = shutil.which("redis-server")
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        return None
-    if server is None:
-        return None
-    proc = subprocess.Popen(
-        [server, "--port", "0", "--unixsocket", SOCKET, "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        if os.path.exists(SOCKET):
-            return proc
-        time.sleep(0.01)
-    proc.kill()
-    return None
+def start_redis() -> "Optional[subprocess.Popen[bytes]]":
+    return redis_server.start(SOCKET, "--save", "", "--appendonly", "no")
 
 
 def incr_from_zero(cache: Any, n: int) -> None:

@@ -27,6 +27,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+import redis_server  # benches/python/redis_server.py, beside this script
+
 VALUE = b"v" * 256
 
 
@@ -104,27 +106,10 @@ def _run_processes(kind: str, where: str, procs: int, seconds: float, tag: str) 
     return total
 
 
-def _start_redis(base: str) -> Optional[subprocess.Popen[bytes]]:
-    server = shutil.which("redis-server")
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        return None
-    if server is None:
-        return None
-    socket = os.path.join(base, "redis.sock")
-    proc = subprocess.Popen(
-        [server, "--port", "0", "--unixsocket", socket, "--dir", base, "--save", "",
-         "--appendonly", "yes", "--appendfsync", "always"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def _start_redis(base: str) -> "Optional[subprocess.Popen[bytes]]":
+    return redis_server.start(
+        os.path.join(base, "redis.sock"), "--dir", base, "--save", "", "--appendonly", "yes", "--appendfsync", "always"
     )
-    for _ in range(500):
-        if os.path.exists(socket):
-            return proc
-        time.sleep(0.01)
-    proc.kill()
-    return None
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from cachelib.base import BaseCache  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
-from ._cachevalues import STORE_OPTIONS, dumps, incr_by_cas, loads, open_store
+from ._cachevalues import STORE_OPTIONS, dumps, follow_forks, incr_by_cas, loads, open_store
 from ._errors import CounterOverflowError, NotACounterError
 from ._namespace import Namespace
 
@@ -39,20 +39,14 @@ __all__ = ["TTLKVCache"]
 
 _getpid = os.getpid
 
-# This process's id, for the per-process store check of every call. os.getpid() is a system
-# call (~0.2 µs on a VM, near a tenth of a get), so the id is read at import and again in every
-# forked child, by the hook os.fork() runs there (as any fork that goes on running Python does:
-# PyOS_AfterFork_Child). Were it ever stale, the library still refuses an inherited handle.
-_pid = _getpid()
 
-
-def _forked() -> None:
+def _set_pid(pid: int) -> None:
     global _pid
-    _pid = _getpid()
+    _pid = pid
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forked)
+# This process's id, for the per-process store check of every call (see follow_forks).
+_pid = follow_forks(_set_pid)
 
 
 class TTLKVCache(BaseCache):  # type: ignore[misc, unused-ignore]
