@@ -135,6 +135,11 @@ fn step(store: &Store, dir: &Path, step: &str) {
             let mut s = String::new();
             let _ = std::io::stdin().read_line(&mut s);
         }
+        // bound:BYTES — a size bound without eviction; replicate — deletes leave tombstones
+        "bound" => store
+            .set_max_bytes(Some(parts[1].parse().unwrap()), ttlkv::Eviction::None)
+            .unwrap(),
+        "replicate" => store.set_replicated(true).unwrap(),
         "verify" => {
             let r = store.verify().unwrap();
             assert!(r.is_ok(), "{:?}", r.problems);
@@ -537,4 +542,37 @@ fn one_directory_under_two_names_is_one_environment_and_loses_nothing() {
         assert!(s.get(b"mp", format!("mine-{i}").as_bytes()).unwrap().is_some());
     }
     assert!(s.get(b"mp", b"before").unwrap().is_some());
+}
+
+/// A writer keeps the settings its last commit left and reads the record again only when
+/// another commit came between (Env::committed): a bound or replication set by another
+/// process applies to this process's very next write.
+#[test]
+fn settings_another_process_changes_apply_to_the_next_write_here() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let store = Store::open(&dir, options("periodic")).unwrap();
+    for i in 0..20 {
+        store.put(b"mp", format!("k{i}").as_bytes(), b"v", HOUR).unwrap();
+    }
+    let bound = 1 << 20;
+    run(&dir, "periodic", &format!("bound:{bound}"));
+    let big = vec![1u8; 2 << 20];
+    let e = store.put(b"mp", b"big", &big, HOUR).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Full, "{e}");
+    assert_eq!(store.get(b"mp", b"big").unwrap(), None);
+    store.put(b"mp", b"small", b"v", HOUR).unwrap();
+
+    // A write that writes nothing (an add of a live key) leaves its transaction id to the next
+    // writer: the other process's change takes that id, and must not pass for this one.
+    assert!(!store.replicated().unwrap());
+    assert!(!store.add(b"mp", b"k1", b"v", HOUR).unwrap());
+    run(&dir, "periodic", "replicate");
+    assert!(store.delete(b"mp", b"k0").unwrap());
+    let r = store.records(&[(b"mp", b"k0")]).unwrap();
+    assert!(
+        r.len() == 1 && r[0].tombstone,
+        "a delete after another process turned replication on leaves a tombstone: {r:?}"
+    );
+    store.close();
 }

@@ -314,6 +314,9 @@ pub(crate) struct Core {
     /// Where the damaged store this environment replaced went (`OnCorruption::Reset`).
     pub reset_from: Mutex<Option<std::path::PathBuf>>,
     pub(crate) committer: Committer<Work<'static>>,
+    /// The settings the last write of this process left, with that transaction's id (0:
+    /// none): the next write reads the record only when another write came between.
+    pub(crate) settings_cache: Mutex<(u64, Settings)>,
     high_water: AtomicU64,
     /// This store's origin: the first 8 bytes of its id.
     pub origin: u64,
@@ -361,6 +364,7 @@ impl Core {
         let fills = jobs.iter().any(|j| j.fills());
         let kind = if fills { WriteKind::Fills } else { WriteKind::Frees };
         let mut evicted = 0u64;
+        let mut left = None;
         let results = self.env.write(kind, |txn| {
             evicted = 0;
             let mut ctx = self.txn_ctx(txn, now)?;
@@ -374,8 +378,14 @@ impl Core {
             if ctx.settings_dirty {
                 txn.put(SETTINGS_KEY, &ctx.settings.encode())?;
             }
+            left = Some((txn.id(), ctx.settings));
             Ok(results)
         })?;
+        if let Some((id, settings)) = left {
+            if self.env.committed(id) {
+                *self.settings_cache.lock() = (id, settings);
+            }
+        }
         self.counters.write_commits.fetch_add(1, Ordering::Relaxed);
         if self.env.flush_due() {
             let _ = self.wake_tx.try_send(());
@@ -393,14 +403,23 @@ impl Core {
 
     /// The context of a write transaction: its settings and its first version.
     pub(crate) fn txn_ctx(&self, txn: &WriteTxn<'_>, now: u64) -> Result<TxnCtx> {
-        let settings = match txn.get(SETTINGS_KEY)? {
-            None => Settings::default(),
-            Some(v) => Settings::decode(v).ok_or_else(|| {
-                crate::error::Error::new(
-                    ErrorKind::Corrupted,
-                    "the store's settings record is damaged (run verify)",
-                )
-            })?,
+        let cached = {
+            let mut c = self.settings_cache.lock();
+            // The last commit of any process was ours (see Env::committed): its settings are
+            // the stored ones. Taken, not cloned: the transaction hands them back if it commits.
+            (c.0 != 0 && txn.id() == c.0 + 1).then(|| std::mem::take(&mut *c).1)
+        };
+        let settings = match cached {
+            Some(s) => s,
+            None => match txn.get(SETTINGS_KEY)? {
+                None => Settings::default(),
+                Some(v) => Settings::decode(v).ok_or_else(|| {
+                    crate::error::Error::new(
+                        ErrorKind::Corrupted,
+                        "the store's settings record is damaged (run verify)",
+                    )
+                })?,
+            },
         };
         let first_version = ((now << VERSION_SHIFT) | (txn.id() & ((1 << VERSION_SHIFT) - 1)))
             .max(self.hlc.load(Ordering::Relaxed).saturating_add(1));

@@ -47,20 +47,13 @@ impl Core {
             }
             Work::Touch { ns, key, deadline } => Outcome::Done(touch(txn, ctx, ns, key, deadline)?),
             Work::Add(ref op) => {
-                if live_header(txn, op.ns, op.key, now)?.is_some() {
-                    Outcome::Done(false)
-                } else {
-                    put_entry(txn, ctx, op)?;
-                    Outcome::Done(true)
-                }
+                let absent = |h: Option<&Header>| !h.is_some_and(|h| h.is_live(now));
+                Outcome::Done(put_entry_if(txn, ctx, op, absent)?.is_some())
             }
             Work::PutIfVersion { ref op, expected } => {
-                let current = live_header(txn, op.ns, op.key, now)?.map(|h| h.version);
-                if current == expected {
-                    Outcome::Version(Some(put_entry(txn, ctx, op)?))
-                } else {
-                    Outcome::Version(None)
-                }
+                let current =
+                    |h: Option<&Header>| h.filter(|h| h.is_live(now)).map(|h| h.version) == expected;
+                Outcome::Version(put_entry_if(txn, ctx, op, current)?)
             }
             Work::Incr {
                 ns,
@@ -222,29 +215,51 @@ impl Core {
     }
 }
 
-/// The header of the live entry under `(ns, key)`, if any.
-fn live_header(txn: &WriteTxn<'_>, ns: &[u8], key: &[u8], now: u64) -> Result<Option<Header>> {
-    let ek = EntryKey::new(ns, key);
-    Ok(txn
-        .get(ek.as_bytes())?
-        .and_then(Header::decode)
-        .map(|(h, _)| h)
-        .filter(|h| h.is_live(now)))
-}
-
 /// Writes one record (validated by the store layer) with a new version; returns the version.
 pub(crate) fn put_entry(txn: &mut WriteTxn<'_>, ctx: &mut TxnCtx, op: &PutOp<'_>) -> Result<u64> {
+    Ok(put_entry_if(txn, ctx, op, |_| true)?.expect("an unconditional put writes"))
+}
+
+/// [`put_entry`] if `admit` accepts the stored entry's header (`None`: no entry), in one
+/// descent of the tree for the entry; returns the new version, or `None` if nothing was written.
+pub(crate) fn put_entry_if(
+    txn: &mut WriteTxn<'_>,
+    ctx: &mut TxnCtx,
+    op: &PutOp<'_>,
+    admit: impl FnOnce(Option<&Header>) -> bool,
+) -> Result<Option<u64>> {
     let ek = EntryKey::new(op.ns, op.key);
-    let old = txn.get(ek.as_bytes())?.and_then(Header::decode).map(|(h, _)| h);
-    if let Some(h) = old {
-        if h.deadline != NEVER {
-            txn.del(IndexKey::new(h.deadline, ek.as_bytes()).as_bytes())?;
+    let mut old = None;
+    let written = txn.upsert(
+        ek.as_bytes(),
+        |stored| {
+            old = stored.and_then(Header::decode).map(|(h, _)| h);
+            if !admit(old.as_ref()) {
+                return Ok(None);
+            }
+            let header = Header::own(op.deadline, ctx.version(old.map(|h| h.version)), false);
+            Ok(Some((header.len() + op.value.len(), header)))
+        },
+        |header, buf| {
+            let at = header.len();
+            header.encode_into(buf);
+            buf[at..].copy_from_slice(op.value);
+        },
+    )?;
+    let Some(header) = written else {
+        return Ok(None);
+    };
+    let old_deadline = old.map_or(NEVER, |h| h.deadline);
+    if old_deadline != header.deadline {
+        if old_deadline != NEVER {
+            txn.del(IndexKey::new(old_deadline, ek.as_bytes()).as_bytes())?;
+        }
+        if header.deadline != NEVER {
+            txn.put(IndexKey::new(header.deadline, ek.as_bytes()).as_bytes(), &[])?;
         }
     }
-    let header = Header::own(op.deadline, ctx.version(old.map(|h| h.version)), false);
     note_ttl(ctx, op.ns, op.deadline);
-    write_entry(txn, ek.as_bytes(), &header, op.value)?;
-    Ok(header.version)
+    Ok(Some(header.version))
 }
 
 /// On a replicating store, keeps the largest TTL of the namespace up to date: what its

@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 
 use super::commit::Committer;
 use super::{expiry, Core, Counters};
+use crate::codec::Settings;
 use crate::env::{Env, EnvOptions, OpenGuard};
 use crate::error::Result;
 use crate::options::{Durability, Options};
@@ -149,6 +150,7 @@ fn new_core(env: Env, opts: &Options) -> (Arc<Core>, Receiver<()>) {
         counters: Counters::default(),
         reset_from: parking_lot::Mutex::new(None),
         committer: Committer::new(),
+        settings_cache: Mutex::new((0, Settings::default())),
         high_water: AtomicU64::new(now),
         next_wake: AtomicU64::new(0),
         wake_tx,

@@ -220,6 +220,9 @@ pub(crate) struct Env {
     /// pages past it that a flush is due now (see [`PINNED_CHURN_MAX`]).
     pin_end: AtomicUsize,
     flush_due: std::sync::atomic::AtomicBool,
+    /// The id of this process's last commit that wrote something (0: none yet); see
+    /// [`Env::committed`].
+    last_commit: std::sync::atomic::AtomicU64,
     pub(crate) meta_info: StoreMeta,
 }
 
@@ -459,6 +462,7 @@ impl Env {
             pinned_at: std::sync::atomic::AtomicU64::new(u64::MAX),
             pin_end: AtomicUsize::new(usize::MAX),
             flush_due: std::sync::atomic::AtomicBool::new(false),
+            last_commit: std::sync::atomic::AtomicU64::new(0),
             meta_info: StoreMeta { store_id: [0; 16] },
         };
         e.note_map()?;
@@ -838,6 +842,14 @@ impl Env {
             }
         }
         Ok(None)
+    }
+
+    /// Whether the write transaction `id` committed and wrote something, and no other write
+    /// of this process has committed since. A cache of what it left in the store is then valid
+    /// in a later write transaction exactly when that one's id is `id + 1`: LMDB numbers a
+    /// write transaction one past the last commit that wrote, of any process.
+    pub(crate) fn committed(&self, id: u64) -> bool {
+        id != 0 && self.last_commit.load(Ordering::Relaxed) == id
     }
 
     /// The id of the last committed write transaction, of any process.
@@ -1288,7 +1300,13 @@ impl Env {
                         drop(w);
                         Err(self.full_for_fills())
                     } else {
+                        let id = w.id();
                         let done = w.commit().map(|_| r);
+                        // A commit that wrote nothing leaves LMDB's last id, and the id free
+                        // for the next writer of any process: only a commit that wrote counts.
+                        if done.is_ok() && env_info(&self.env).is_ok_and(|i| i.me_last_txnid as u64 == id) {
+                            self.last_commit.store(id, Ordering::Relaxed);
+                        }
                         if !self.commit_delay.is_zero() {
                             std::thread::sleep(self.commit_delay);
                         }

@@ -193,6 +193,60 @@ impl WriteTxn<'_> {
         Ok(())
     }
 
+    /// Looks `key` up and writes it through the same cursor: one descent of the tree where a
+    /// lookup and a put take two. `plan` sees the stored value (if any) and returns the new
+    /// value's length with what `fill` needs to write it in place, or `None` to write nothing.
+    /// Returns what `plan` returned.
+    pub(crate) fn upsert<P>(
+        &mut self,
+        key: &[u8],
+        plan: impl FnOnce(Option<&[u8]>) -> Result<Option<(usize, P)>>,
+        fill: impl FnOnce(&P, &mut [u8]),
+    ) -> Result<Option<P>> {
+        struct Cursor(*mut ffi::MDB_cursor);
+        impl Drop for Cursor {
+            fn drop(&mut self) {
+                // SAFETY: opened below, closed once, before the transaction ends.
+                unsafe { ffi::mdb_cursor_close(self.0) }
+            }
+        }
+        let mut raw: *mut ffi::MDB_cursor = ptr::null_mut();
+        // SAFETY: txn is a live write transaction of this environment.
+        let rc = unsafe { ffi::mdb_cursor_open(self.txn, self.env.data.dbi(), &mut raw) };
+        if rc != 0 {
+            return Err(code_error("opening a cursor", rc));
+        }
+        let cursor = Cursor(raw);
+        // MDB_SET_RANGE, not MDB_SET: a miss leaves the cursor on the leaf where the key goes,
+        // so the put below searches that page alone (LMDB's mdb_cursor_set checks the page a
+        // positioned cursor is on before it descends).
+        let (mut k, mut v) = (val(key), val(&[]));
+        // SAFETY: cursor is open; k and v are valid MDB_vals.
+        let old = match unsafe { ffi::mdb_cursor_get(cursor.0, &mut k, &mut v, ffi::MDB_SET_RANGE) } {
+            0 if self.env.checked(&k, self.heap_ok)? == key => Some(self.env.checked(&v, self.heap_ok)?),
+            0 | ffi::MDB_NOTFOUND => None,
+            rc => return Err(code_error("reading", rc)),
+        };
+        // `plan` cannot keep `old`: the put below may move the page it lies on.
+        let Some((len, p)) = plan(old)? else {
+            return Ok(None);
+        };
+        let mut k = val(key);
+        let mut v = ffi::MDB_val {
+            mv_size: len,
+            mv_data: ptr::null_mut(),
+        };
+        // SAFETY: as put_with, through the open cursor of this transaction.
+        match unsafe { ffi::mdb_cursor_put(cursor.0, &mut k, &mut v, ffi::MDB_RESERVE) } {
+            // SAFETY: see put_with.
+            0 => fill(&p, unsafe {
+                std::slice::from_raw_parts_mut(v.mv_data as *mut u8, len)
+            }),
+            rc => return Err(write_error("writing", lmdb::Error::from_err_code(rc))),
+        }
+        Ok(Some(p))
+    }
+
     /// Removes `key`; returns whether it was there.
     #[inline]
     pub(crate) fn del(&mut self, key: &[u8]) -> Result<bool> {
