@@ -116,6 +116,15 @@ fn print_rows(rows: &[Row]) {
     }
 }
 
+/// Bytes this process has passed to write(2) and its kin (`wchar` of /proc/self/io).
+fn written_bytes() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn rss_kib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
@@ -166,8 +175,32 @@ fn main() {
         peer: p,
         ratio: r,
         peer_name: "LMDB put, MDB_NOSYNC",
-        target: Some(0.6),
+        target: Some(0.8),
     });
+
+    // What a commit writes, each side: bytes passed to write(2) per put of a new key (LMDB
+    // writes each dirty page, then the meta page). A put writes an index record beside the
+    // entry, so its commit dirties that leaf and its branch too.
+    let extra = keys(5_000, b'w');
+    let per_commit = |f: &mut dyn FnMut(&[u8])| {
+        let before = written_bytes();
+        for k in &extra {
+            f(k);
+        }
+        (written_bytes() - before) as f64 / extra.len() as f64
+    };
+    let raw_w = per_commit(&mut |k| {
+        let mut t = raw.begin_rw_txn().unwrap();
+        t.put(db, &k, &value, WriteFlags::empty()).unwrap();
+        t.commit().unwrap();
+    });
+    let our_w = per_commit(&mut |k| s.put(b"bench", k, &value, MIN).unwrap());
+    println!(
+        "bytes written per put (new keys, periodic): ttlkv {our_w:.0} ({:.1} pages), raw LMDB {raw_w:.0} ({:.1} pages): {:.2}x",
+        our_w / 4096.0,
+        raw_w / 4096.0,
+        our_w / raw_w
+    );
 
     // --- the same puts through a writable map (periodic + write_map) ---
     let wm = Store::open(
@@ -200,7 +233,7 @@ fn main() {
         peer: p,
         ratio: r,
         peer_name: "LMDB put, MDB_NOSYNC",
-        target: Some(0.6),
+        target: Some(0.8),
     });
 
     // --- crash_safe: what keeping the last flush reachable costs, against plain periodic ---
@@ -341,7 +374,7 @@ fn main() {
         peer: p,
         ratio: r,
         peer_name: "LMDB put, default sync",
-        target: Some(0.9),
+        target: Some(0.95),
     });
     s.close();
 

@@ -152,6 +152,15 @@ def main() -> None:
                 f"{r['ttlkv'] / r[p]:.2f}×" for p in peers
             ]
             print(f"| {label} | " + " | ".join(cells) + " |")
+        print()
+        print("Target (issue #16): ahead of every peer with 2 or more writers")
+        for label, _, n in shapes:
+            if n < 2:
+                continue
+            r = rates[label]
+            behind = [p for p in peers if r["ttlkv"] < r[p]]
+            verdict = "met" if not behind else "MISSED (behind " + ", ".join(behind) + ")"
+            print(f"  {label:<12} {verdict}")
     finally:
         if redis_proc is not None:
             redis_proc.terminate()
