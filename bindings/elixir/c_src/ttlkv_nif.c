@@ -1385,6 +1385,66 @@ nif_records(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     return out;
 }
 
+/* The stored record of one key, as records/2 gives it: {ok, [Record]} (empty when none). */
+static ERL_NIF_TERM
+records_of(ErlNifEnv *env, nif_store *s, const ErlNifBinary *ns, const ErlNifBinary *key)
+{
+    ttlkv_replica_record k;
+    ttlkv_replica_list *l = NULL;
+    memset(&k, 0, sizeof(k));
+    k.ns = ns->data;
+    k.ns_len = ns->size;
+    k.key = key->size > 0 ? key->data : EMPTY_KEY;
+    k.key_len = key->size;
+    k.value = EMPTY_KEY;
+    ttlkv_status st = ttlkv_records(s->store, &k, 1, &l);
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    ERL_NIF_TERM out = replica_list_to_term(env, l);
+    ttlkv_replica_list_free(l);
+    return out;
+}
+
+/* put_records(Store, Ns, Key, Value, Ttl) -> {ok, [Record]} | {error, _}: put/5, then the
+ * key's record as records/2 reads it, in one call (one dirty-scheduler hop for a replicated
+ * write where put/5 and records/2 take two). */
+static ERL_NIF_TERM
+nif_put_records(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, key, value;
+    uint64_t ttl;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &key) || !get_bytes(env, argv[3], &value) ||
+        !get_ttl(env, argv[4], &ttl)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st =
+        ttlkv_put(s->store, ns.data, ns.size, key.data, key.size, value.data, value.size, ttl);
+    return st == TTLKV_OK ? records_of(env, s, &ns, &key) : make_error(env, st);
+}
+
+/* delete_records(Store, Ns, Key) -> {ok, [Record]} | {error, _}: delete/3 (a key that was not
+ * there is no error), then the key's record, in one call (see put_records). */
+static ERL_NIF_TERM
+nif_delete_records(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    nif_store *s;
+    ErlNifBinary ns, key;
+    (void)argc;
+    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
+        !get_bytes(env, argv[2], &key)) {
+        return enif_make_badarg(env);
+    }
+    ttlkv_status st = ttlkv_delete(s->store, ns.data, ns.size, key.data, key.size);
+    if (st != TTLKV_OK && st != TTLKV_NOT_FOUND) {
+        return make_error(env, st);
+    }
+    return records_of(env, s, &ns, &key);
+}
+
 /* merge(Store, [Record]) -> {ok, Applied} | {error, _} */
 static ERL_NIF_TERM
 nif_merge(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
@@ -1601,6 +1661,8 @@ static ErlNifFunc nif_funcs[] = {
     {"set_replicated", 2, nif_set_replicated, DIRTY_IO},
     {"replicated", 1, nif_replicated, DIRTY_IO},
     {"records", 2, nif_records, DIRTY_IO},
+    {"put_records", 5, nif_put_records, DIRTY_IO},
+    {"delete_records", 3, nif_delete_records, DIRTY_IO},
     {"merge", 2, nif_merge, DIRTY_IO},
     {"digest", 3, nif_digest, DIRTY_IO},
     {"versions", 4, nif_versions, DIRTY_IO},

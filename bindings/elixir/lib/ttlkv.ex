@@ -910,6 +910,24 @@ defmodule TTLKV do
   def records(store, keys) when is_list(keys), do: TTLKV.NIF.records(ref!(store), keys)
 
   @doc """
+  `put/5`, then the key's record as `records/2` reads it, in one call: what a replicated
+  write sends its peers, for one dirty-scheduler hop instead of two. The record is the one
+  stored when it is read: another writer's newer one, if it came between.
+  """
+  @spec put_record(t(), namespace(), key(), value(), ttl()) ::
+          {:ok, [replica_record()]} | {:error, reason()}
+  def put_record(store, namespace, key, value, ttl_ms),
+    do: TTLKV.NIF.put_records(ref!(store), namespace, key, value, ttl_ms)
+
+  @doc """
+  `delete/3` (a key that was not there is no error), then the key's record (its tombstone
+  on a replicating store), in one call, as `put_record/5`.
+  """
+  @spec delete_record(t(), namespace(), key()) :: {:ok, [replica_record()]} | {:error, reason()}
+  def delete_record(store, namespace, key),
+    do: TTLKV.NIF.delete_records(ref!(store), namespace, key)
+
+  @doc """
   Merges records of other stores in one transaction: each is written unless the stored
   record of its key is newer or the same by `{version, origin}`, or its deadline has passed.
   Returns how many were written; one bad record fails the call and writes nothing.

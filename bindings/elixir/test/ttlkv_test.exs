@@ -108,6 +108,38 @@ defmodule TTLKVTest do
     end
   end
 
+  describe "put_record and delete_record" do
+    test "give the record records/2 reads after the write, in one call", %{store: s} do
+      {:ok, origin} = TTLKV.origin(s)
+
+      assert {:ok, [{"ns", "k", "v1", d1, v1, ^origin, false}]} =
+               TTLKV.put_record(s, "ns", "k", "v1", 60_000)
+
+      assert TTLKV.records(s, [{"ns", "k"}]) == {:ok, [{"ns", "k", "v1", d1, v1, origin, false}]}
+
+      assert {:ok, [{"ns", "k", "v2", _, v2, ^origin, false}]} =
+               TTLKV.put_record(s, "ns", "k", "v2", 60_000)
+
+      assert v2 > v1
+      # Without replication a delete leaves nothing to send; with it, a tombstone.
+      assert TTLKV.delete_record(s, "ns", "k") == {:ok, []}
+      assert TTLKV.delete_record(s, "ns", "never") == {:ok, []}
+      :ok = TTLKV.set_replicated(s, true)
+      {:ok, _} = TTLKV.put_record(s, "ns", "k", "v3", 60_000)
+      assert {:ok, [{"ns", "k", "", _, _, ^origin, true}]} = TTLKV.delete_record(s, "ns", "k")
+      assert TTLKV.get(s, "ns", "k") == :not_found
+    end
+
+    test "bad input is refused and writes nothing", %{store: s} do
+      assert {:error, {:key_too_long, _}} =
+               TTLKV.put_record(s, "ns", :binary.copy("k", 4096), "v", 60_000)
+
+      assert {:error, {:ttl_invalid, _}} = TTLKV.put_record(s, "ns", "k", "v", 0)
+      assert TTLKV.keys(s, "ns") == {:ok, []}
+      assert_raise ArgumentError, fn -> TTLKV.put_record(s, "ns", :k, "v", 60_000) end
+    end
+  end
+
   describe "expiry" do
     test "an expired value is never returned, checked right at the deadline", %{store: s} do
       :ok = TTLKV.put(s, "ns", "k", "v", 400)

@@ -109,6 +109,8 @@ defmodule TTLKV.NIF do
   def set_replicated(_store, _on), do: :erlang.nif_error(:nif_not_loaded)
   def replicated(_store), do: :erlang.nif_error(:nif_not_loaded)
   def records(_store, _keys), do: :erlang.nif_error(:nif_not_loaded)
+  def put_records(_store, _ns, _key, _value, _ttl), do: :erlang.nif_error(:nif_not_loaded)
+  def delete_records(_store, _ns, _key), do: :erlang.nif_error(:nif_not_loaded)
   def merge(_store, _records), do: :erlang.nif_error(:nif_not_loaded)
   def digest(_store, _buckets, _cutoff), do: :erlang.nif_error(:nif_not_loaded)
   def versions(_store, _buckets, _which, _cutoff), do: :erlang.nif_error(:nif_not_loaded)

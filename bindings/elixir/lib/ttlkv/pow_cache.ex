@@ -460,19 +460,29 @@ defmodule TTLKV.PowCache do
   # After a local write of `keys` of `namespace`: its records go to the peers, without the
   # caller waiting when the call's config says `writes: :async`.
   defp replicate(config, store, namespace, keys) do
-    case :persistent_term.get({__MODULE__, name(config), :replication}, nil) do
-      nil ->
-        :ok
-
-      {pid, mode, timeout} ->
-        mode = if Keyword.get(config, :writes) == :async, do: :async, else: mode
-
-        case TTLKV.records(store, Enum.map(keys, &{namespace, &1})) do
-          {:ok, records} -> TTLKV.Replicator.replicate(pid, records, mode, timeout)
-          {:error, reason} -> fail!(reason, :replicate)
-        end
+    case replication(config) do
+      nil -> :ok
+      to -> store |> TTLKV.records(Enum.map(keys, &{namespace, &1})) |> push(to, :replicate)
     end
   end
+
+  # Where this config's writes replicate to, and how (`writes: :async` on the call's config
+  # makes them async), or nil when the cache does not replicate.
+  defp replication(config) do
+    case :persistent_term.get({__MODULE__, name(config), :replication}, nil) do
+      nil ->
+        nil
+
+      {pid, mode, timeout} ->
+        {pid, if(Keyword.get(config, :writes) == :async, do: :async, else: mode), timeout}
+    end
+  end
+
+  # Sends the records a local write left to the peers (see replicate/4).
+  defp push({:ok, records}, {pid, mode, timeout}, _op),
+    do: TTLKV.Replicator.replicate(pid, records, mode, timeout)
+
+  defp push({:error, reason}, _to, op), do: fail!(reason, op)
 
   defp open(path, opts) do
     open_opts =
@@ -560,12 +570,16 @@ defmodule TTLKV.PowCache do
   def write(config, namespace, [{key, value}], ttl) do
     store = store!(config)
     key = Key.encode(key)
+    value = :erlang.term_to_binary(value)
 
-    store
-    |> TTLKV.put(namespace, key, :erlang.term_to_binary(value), ttl)
-    |> ok!(:put)
+    case replication(config) do
+      nil ->
+        store |> TTLKV.put(namespace, key, value, ttl) |> ok!(:put)
 
-    replicate(config, store, namespace, [key])
+      to ->
+        # The put and the record it sends in one NIF call.
+        store |> TTLKV.put_record(namespace, key, value, ttl) |> push(to, :put)
+    end
   end
 
   def write(config, namespace, records, ttl) do
@@ -608,13 +622,17 @@ defmodule TTLKV.PowCache do
     store = store!(config)
     key = Key.encode(key)
 
-    case TTLKV.delete(store, namespace, key) do
-      :ok -> :ok
-      :not_found -> :ok
-      {:error, reason} -> fail!(reason, :delete)
-    end
+    case replication(config) do
+      nil ->
+        case TTLKV.delete(store, namespace, key) do
+          :ok -> :ok
+          :not_found -> :ok
+          {:error, reason} -> fail!(reason, :delete)
+        end
 
-    replicate(config, store, namespace, [key])
+      to ->
+        store |> TTLKV.delete_record(namespace, key) |> push(to, :delete)
+    end
   end
 
   @doc """
