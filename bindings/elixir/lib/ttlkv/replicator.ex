@@ -92,7 +92,11 @@ defmodule TTLKV.Replicator do
   @spec peers(GenServer.server()) :: [pid()]
   def peers(server), do: GenServer.call(server, :peers)
 
-  @doc "Counters: pushes sent, records merged from peers, anti-entropy rounds and records."
+  @doc """
+  Counters: pushes sent, records merged from peers, anti-entropy rounds and records, sync
+  pushes some peer did not answer in time (`laggards`), and sends a busy distribution port
+  turned away (`busy`: each such push waits in a backlog and is tried again).
+  """
   @spec stats(GenServer.server()) :: map()
   def stats(server), do: GenServer.call(server, :stats)
 
@@ -132,7 +136,7 @@ defmodule TTLKV.Replicator do
       ae_waiting: [],
       ae_next: [],
       ae_again: false,
-      stats: %{pushed: 0, merged: 0, ae_rounds: 0, ae_records: 0, laggards: 0}
+      stats: %{pushed: 0, merged: 0, ae_rounds: 0, ae_records: 0, laggards: 0, busy: 0}
     }
 
     {:ok, start_anti_entropy(state, :mine)}
@@ -230,11 +234,15 @@ defmodule TTLKV.Replicator do
 
   @impl GenServer
   def handle_info({:ttlkv_local, records}, state) do
-    # Async writes: gathered until the mailbox is empty, then pushed as one batch per peer.
-    {:noreply, %{state | outbox: [records | state.outbox]}, 0}
+    # Async writes: gathered while the messages already queued are handled, then pushed as
+    # one batch per peer. The flush is a message to self, not a GenServer timeout: any other
+    # message or call in between (a retry, an ack, a peer's push, `stats/1`) would cancel a
+    # timeout and leave the batch unsent until the next local write.
+    if state.outbox == [], do: send(self(), :ttlkv_flush)
+    {:noreply, %{state | outbox: [records | state.outbox]}}
   end
 
-  def handle_info(:timeout, state), do: {:noreply, flush_outbox(state)}
+  def handle_info(:ttlkv_flush, state), do: {:noreply, flush_outbox(state)}
 
   def handle_info(:ttlkv_retry, state) do
     state = Enum.reduce(Map.keys(state.backlog), %{state | retry_armed: false}, &drain(&2, &1))
@@ -403,7 +411,7 @@ defmodule TTLKV.Replicator do
   end
 
   defp backlog(state, peer, queue) do
-    arm_retry(%{state | backlog: Map.put(state.backlog, peer, queue)})
+    arm_retry(bump(%{state | backlog: Map.put(state.backlog, peer, queue)}, :busy, 1))
   end
 
   # One retry timer while anything waits in a backlog.

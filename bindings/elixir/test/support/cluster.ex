@@ -103,6 +103,15 @@ defmodule TTLKV.TestCluster do
     n
   end
 
+  @doc "The counters of the replicator of the PowCache on `node` (`TTLKV.Replicator.stats/1`)."
+  def replicator_stats(node), do: :erpc.call(node, __MODULE__, :replicator_stats_here, [])
+
+  @doc false
+  def replicator_stats_here do
+    {pid, _mode, _timeout} = :persistent_term.get({PowCache, PowCache, :replication})
+    TTLKV.Replicator.stats(pid)
+  end
+
   @doc "The store's digest on `node`, for comparing whole stores."
   def digest(node, name \\ PowCache) do
     :erpc.call(node, __MODULE__, :digest_here, [name])
