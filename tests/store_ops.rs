@@ -453,9 +453,21 @@ fn a_backup_taken_during_writes_opens_with_every_entry_and_deadline() {
             &std::fs::metadata(path.join("data.mdb")).unwrap().permissions(),
         );
         assert_eq!(mode & 0o777, 0o600);
+        let files: Vec<_> = std::fs::read_dir(&path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(files, ["data.mdb"], "{name}: the copy is one file");
         let b = Store::open(&path, Options::default()).unwrap();
         let r = b.verify().unwrap();
         assert!(r.is_ok(), "{name}: {:?}", r.problems);
+        // A store of its own: its own id, so its own origin in replication, where two stores
+        // of one origin would pass for one. What the original wrote reads as the copy's own.
+        assert_ne!(b.store_id().unwrap(), s.store_id().unwrap(), "{name}");
+        assert_ne!(b.origin().unwrap(), s.origin().unwrap(), "{name}");
+        let r = b.records(&[(NS, b"base-019998")]).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].origin, b.origin().unwrap());
         for i in 10_000..20_000 {
             let k = format!("base-{i:06}");
             assert_eq!(

@@ -337,6 +337,33 @@ pub(crate) fn lmdb_version() -> &'static str {
     })
 }
 
+/// Gives the copy in `dest` (a directory no process has opened yet: the backup just made it)
+/// a store id of its own. A backup is a store of its own: were it to keep the original's id, it
+/// would share the original's origin (the id's first 8 bytes), which replication's tie-break
+/// between stores takes to be unique. Opened without a lock file, which the backup never had.
+fn give_new_id(dest: &Path) -> Result<()> {
+    let len = std::fs::metadata(dest.join(DATA_FILE))
+        .map_err(|e| Error::io("reading the copy's size", &e))?
+        .len() as usize;
+    let env = Environment::new()
+        .set_flags(EnvironmentFlags::NO_LOCK)
+        .set_max_dbs(4)
+        // Room for the pages this write copies: a compacted copy has no free pages.
+        .set_map_size(len + (16 << 20))
+        .open(dest)
+        .map_err(|e| lmdb_error("opening the copy", e))?;
+    let meta = env
+        .open_db(Some(DB_META))
+        .map_err(|e| lmdb_error("opening the copy's meta database", e))?;
+    let mut txn = env
+        .begin_rw_txn()
+        .map_err(|e| lmdb_error("writing the copy's id", e))?;
+    lmdb::Transaction::get(&txn, meta, &b"store_id").map_err(|e| lmdb_error("reading the copy's id", e))?;
+    txn.put(meta, &b"store_id", &random_id(), lmdb::WriteFlags::empty())
+        .map_err(|e| lmdb_error("writing the copy's id", e))?;
+    lmdb::Transaction::commit(txn).map_err(|e| lmdb_error("writing the copy's id", e))
+}
+
 fn random_id() -> [u8; 16] {
     let mut id = [0u8; 16];
     // SAFETY: getrandom writes at most id.len() bytes into the buffer.
@@ -724,7 +751,7 @@ impl Env {
         }
         std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .map_err(|e| Error::io(&what(), &e))?;
-        Ok(())
+        give_new_id(dest).map_err(|e| Error::new(e.kind(), format!("{}: {}", what(), e.message())))
     }
 
     /// Flushes committed data to disk (the `periodic` flusher, the mark the expiry thread

@@ -537,7 +537,8 @@ pub unsafe extern "C" fn ttlkv_corruption_reset(s: *mut ttlkv_store, out: *mut t
 
 /// Copies the store into the directory `dest` (NUL-terminated UTF-8; created with mode 0700
 /// when absent, else it must be empty) from one snapshot while readers and writers go on. The
-/// copy opens as a store with every entry, deadline and setting. With TTLKV_BACKUP_COMPACT in
+/// copy opens as a store with every entry, deadline and setting, and a store id (so an
+/// origin, see `ttlkv_origin()`) of its own. With TTLKV_BACKUP_COMPACT in
 /// `flags` free pages are left out, so the copy is only as large as the data — the way to
 /// shrink a store's file.
 ///

@@ -416,7 +416,7 @@ impl Store {
     /// every entry, deadline and setting. `compact` leaves free pages out, so the copy's file
     /// is only as large as the data: the way to shrink a store is a compacted backup opened in
     /// its place. Versions are wall-clock based, so the copy's new writes get versions above
-    /// the original's.
+    /// the original's. The copy gets a store id, and so an [`Store::origin`], of its own.
     pub fn backup(&self, dest: impl AsRef<Path>, compact: bool) -> Result<()> {
         let dest = dest.as_ref();
         let g = self.core()?;
