@@ -358,7 +358,6 @@ fn give_new_id(dest: &Path) -> Result<()> {
     let mut txn = env
         .begin_rw_txn()
         .map_err(|e| lmdb_error("writing the copy's id", e))?;
-    lmdb::Transaction::get(&txn, meta, &b"store_id").map_err(|e| lmdb_error("reading the copy's id", e))?;
     txn.put(meta, &b"store_id", &random_id(), lmdb::WriteFlags::empty())
         .map_err(|e| lmdb_error("writing the copy's id", e))?;
     lmdb::Transaction::commit(txn).map_err(|e| lmdb_error("writing the copy's id", e))
@@ -751,7 +750,11 @@ impl Env {
         }
         std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .map_err(|e| Error::io(&what(), &e))?;
-        give_new_id(dest).map_err(|e| Error::new(e.kind(), format!("{}: {}", what(), e.message())))
+        give_new_id(dest).map_err(|e| {
+            // A copy that kept the original's id is no backup to leave behind.
+            let _ = std::fs::remove_file(&data);
+            Error::new(e.kind(), format!("{}: {}", what(), e.message()))
+        })
     }
 
     /// Flushes committed data to disk (the `periodic` flusher, the mark the expiry thread

@@ -428,21 +428,35 @@ nif_close(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     return ATOM_OK;
 }
 
+/* The put of put/5 and put_records/5: 0 for a bad argument, else 1 with the put's status in
+ * `*st` (and the store, namespace and key, for what the caller does next). */
+static int
+put_args(ErlNifEnv *env, const ERL_NIF_TERM argv[], nif_store **s, ErlNifBinary *ns,
+         ErlNifBinary *key, ttlkv_status *st)
+{
+    ErlNifBinary value;
+    uint64_t ttl;
+    if (!get_store(env, argv[0], s) || !get_bytes(env, argv[1], ns) ||
+        !get_bytes(env, argv[2], key) || !get_bytes(env, argv[3], &value) ||
+        !get_ttl(env, argv[4], &ttl)) {
+        return 0;
+    }
+    *st = ttlkv_put((*s)->store, ns->data, ns->size, key->data, key->size, value.data, value.size,
+                    ttl);
+    return 1;
+}
+
 /* put(Store, Ns, Key, Value, Ttl) */
 static ERL_NIF_TERM
 nif_put(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     nif_store *s;
-    ErlNifBinary ns, key, value;
-    uint64_t ttl;
+    ErlNifBinary ns, key;
+    ttlkv_status st;
     (void)argc;
-    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
-        !get_bytes(env, argv[2], &key) || !get_bytes(env, argv[3], &value) ||
-        !get_ttl(env, argv[4], &ttl)) {
+    if (!put_args(env, argv, &s, &ns, &key, &st)) {
         return enif_make_badarg(env);
     }
-    ttlkv_status st =
-        ttlkv_put(s->store, ns.data, ns.size, key.data, key.size, value.data, value.size, ttl);
     return st == TTLKV_OK ? ATOM_OK : make_error(env, st);
 }
 
@@ -566,18 +580,30 @@ nif_get(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     }
 }
 
+/* The delete of delete/3 and delete_records/3, as put_args. */
+static int
+delete_args(ErlNifEnv *env, const ERL_NIF_TERM argv[], nif_store **s, ErlNifBinary *ns,
+            ErlNifBinary *key, ttlkv_status *st)
+{
+    if (!get_store(env, argv[0], s) || !get_bytes(env, argv[1], ns) ||
+        !get_bytes(env, argv[2], key)) {
+        return 0;
+    }
+    *st = ttlkv_delete((*s)->store, ns->data, ns->size, key->data, key->size);
+    return 1;
+}
+
 /* delete(Store, Ns, Key) -> ok (a live entry was removed) | not_found | {error, _} */
 static ERL_NIF_TERM
 nif_delete(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     nif_store *s;
     ErlNifBinary ns, key;
+    ttlkv_status st;
     (void)argc;
-    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
-        !get_bytes(env, argv[2], &key)) {
+    if (!delete_args(env, argv, &s, &ns, &key, &st)) {
         return enif_make_badarg(env);
     }
-    ttlkv_status st = ttlkv_delete(s->store, ns.data, ns.size, key.data, key.size);
     if (st == TTLKV_OK) {
         return ATOM_OK;
     }
@@ -1362,6 +1388,18 @@ get_replica_records(ErlNifEnv *env, ERL_NIF_TERM list, int keys, ttlkv_replica_r
     return 1;
 }
 
+/* What ttlkv_records() gave, as records/2 returns it; frees the list. */
+static ERL_NIF_TERM
+records_term(ErlNifEnv *env, ttlkv_status st, ttlkv_replica_list *l)
+{
+    if (st != TTLKV_OK) {
+        return make_error(env, st);
+    }
+    ERL_NIF_TERM out = replica_list_to_term(env, l);
+    ttlkv_replica_list_free(l);
+    return out;
+}
+
 /* records(Store, [{Ns, Key}]) -> {ok, [Record]} | {error, _}: the stored, unexpired record
  * (entry or tombstone) of each key asked, in that order; keys without one are left out. */
 static ERL_NIF_TERM
@@ -1377,12 +1415,7 @@ nif_records(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     }
     ttlkv_status st = ttlkv_records(s->store, keys, n, &l);
     enif_free(keys);
-    if (st != TTLKV_OK) {
-        return make_error(env, st);
-    }
-    ERL_NIF_TERM out = replica_list_to_term(env, l);
-    ttlkv_replica_list_free(l);
-    return out;
+    return records_term(env, st, l);
 }
 
 /* The stored record of one key, as records/2 gives it: {ok, [Record]} (empty when none). */
@@ -1398,12 +1431,7 @@ records_of(ErlNifEnv *env, nif_store *s, const ErlNifBinary *ns, const ErlNifBin
     k.key_len = key->size;
     k.value = EMPTY_KEY;
     ttlkv_status st = ttlkv_records(s->store, &k, 1, &l);
-    if (st != TTLKV_OK) {
-        return make_error(env, st);
-    }
-    ERL_NIF_TERM out = replica_list_to_term(env, l);
-    ttlkv_replica_list_free(l);
-    return out;
+    return records_term(env, st, l);
 }
 
 /* put_records(Store, Ns, Key, Value, Ttl) -> {ok, [Record]} | {error, _}: put/5, then the
@@ -1413,16 +1441,12 @@ static ERL_NIF_TERM
 nif_put_records(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     nif_store *s;
-    ErlNifBinary ns, key, value;
-    uint64_t ttl;
+    ErlNifBinary ns, key;
+    ttlkv_status st;
     (void)argc;
-    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
-        !get_bytes(env, argv[2], &key) || !get_bytes(env, argv[3], &value) ||
-        !get_ttl(env, argv[4], &ttl)) {
+    if (!put_args(env, argv, &s, &ns, &key, &st)) {
         return enif_make_badarg(env);
     }
-    ttlkv_status st =
-        ttlkv_put(s->store, ns.data, ns.size, key.data, key.size, value.data, value.size, ttl);
     return st == TTLKV_OK ? records_of(env, s, &ns, &key) : make_error(env, st);
 }
 
@@ -1433,12 +1457,11 @@ nif_delete_records(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     nif_store *s;
     ErlNifBinary ns, key;
+    ttlkv_status st;
     (void)argc;
-    if (!get_store(env, argv[0], &s) || !get_bytes(env, argv[1], &ns) ||
-        !get_bytes(env, argv[2], &key)) {
+    if (!delete_args(env, argv, &s, &ns, &key, &st)) {
         return enif_make_badarg(env);
     }
-    ttlkv_status st = ttlkv_delete(s->store, ns.data, ns.size, key.data, key.size);
     if (st != TTLKV_OK && st != TTLKV_NOT_FOUND) {
         return make_error(env, st);
     }
