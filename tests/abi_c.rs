@@ -257,6 +257,15 @@ fn entries_persist_across_processes() {
 
 #[test]
 fn forked_processes_share_one_store_with_their_own_handles() {
+    if sanitize() {
+        // GCC 12's AddressSanitizer allocator has no fork handler: a child forked while another
+        // thread of the parent (the expiry thread) is inside malloc inherits the allocator's
+        // lock held, and its first allocation waits forever (seen once in five `make test`
+        // runs, both processes asleep in the sanitizer's mutex). glibc's malloc is fork-safe,
+        // so this program runs natively and under valgrind (`make test-c`), not here.
+        println!("fork.c: not run under AddressSanitizer (its allocator is not fork-safe); run natively and under valgrind instead");
+        return;
+    }
     let exe = build("fork", false);
     let dir = store_dir();
     // The children inherit memory of the parent's expiry thread: see the file's comment.
