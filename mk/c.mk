@@ -56,7 +56,7 @@ test-c-install: build
 # The same C programs built with AddressSanitizer and UndefinedBehaviorSanitizer (any report
 # is fatal; LeakSanitizer is on).
 test-asan: build
-	TTLKV_SANITIZE=1 $(CARGO) test --release --test abi_c -- --test-threads=2
+	TTLKV_SANITIZE=1 $(CARGO) test --release --test abi_c -- --test-threads=2 --nocapture
 
 test-c: header-check test-c-valgrind test-asan test-c-install
 
